@@ -1,0 +1,3 @@
+//! The `xjob` binary.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Quartz-dialect cron expressions.
