@@ -1070,6 +1070,16 @@ fn admit(resource: Resource, namespace: &str, mut body: Value) -> Result<Value, 
             "the namespace of the provided object does not match the namespace sent on the request",
         ));
     }
+    for server_owned in ["resourceVersion", "uid", "creationTimestamp"] {
+        if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove(server_owned);
+        }
+    }
+    body["kind"] = json!(resource.kind());
+    body["apiVersion"] = json!(resource.api_version());
+    // Defaulting runs before validation, as in the real server: a Job template without a restart policy is
+    // reported as `Always`, not as empty.
+    defaults::apply(resource, namespace, &mut body);
     let name = body
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -1090,14 +1100,6 @@ fn admit(resource: Resource, namespace: &str, mut body: Value) -> Result<Value, 
     if !causes.is_empty() {
         return Err(ApiError::invalid(resource, &name, causes));
     }
-    for server_owned in ["resourceVersion", "uid", "creationTimestamp"] {
-        if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
-            metadata.remove(server_owned);
-        }
-    }
-    body["kind"] = json!(resource.kind());
-    body["apiVersion"] = json!(resource.api_version());
-    defaults::apply(resource, namespace, &mut body);
     Ok(body)
 }
 
