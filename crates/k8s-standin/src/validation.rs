@@ -157,7 +157,7 @@ pub(crate) fn validate_pod_spec(spec: Option<&Value>, path: &str, causes: &mut V
         ));
     }
     if let Some(deadline) = spec.get("activeDeadlineSeconds").filter(|v| !v.is_null())
-        && !deadline.as_i64().is_some_and(|d| d >= 1)
+        && deadline.as_i64().is_none_or(|d| d < 1)
     {
         causes.push(Cause::invalid(
             &format!("{path}.activeDeadlineSeconds"),
@@ -166,7 +166,7 @@ pub(crate) fn validate_pod_spec(spec: Option<&Value>, path: &str, causes: &mut V
         ));
     }
     if let Some(grace) = spec.get("terminationGracePeriodSeconds").filter(|v| !v.is_null())
-        && !grace.as_i64().is_some_and(|g| g >= 0)
+        && grace.as_i64().is_none_or(|g| g < 0)
     {
         causes.push(Cause::invalid(
             &format!("{path}.terminationGracePeriodSeconds"),
@@ -247,7 +247,7 @@ pub(crate) fn validate_job_spec(job: &Value, causes: &mut Vec<Cause>) {
         "ttlSecondsAfterFinished",
     ] {
         if let Some(value) = spec.get(field).filter(|v| !v.is_null())
-            && !value.as_i64().is_some_and(|v| v >= 0)
+            && value.as_i64().is_none_or(|v| v < 0)
         {
             causes.push(Cause::invalid(
                 &format!("spec.{field}"),

@@ -73,7 +73,7 @@ async fn completions_and_parallelism() {
 
     let pods = setup
         .pods()
-        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/job-name=pair")))
+        .list(&ListParams::default().labels("batch.kubernetes.io/job-name=pair"))
         .await
         .unwrap();
     assert_eq!(pods.items.len(), 3);

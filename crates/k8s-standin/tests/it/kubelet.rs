@@ -491,7 +491,7 @@ fn alive(pid: i32) -> bool {
         .and_then(|stat| {
             stat.rsplit(')')
                 .next()
-                .map(|rest| rest.trim_start().chars().next() != Some('Z'))
+                .map(|rest| !rest.trim_start().starts_with('Z'))
         })
         .unwrap_or(false)
 }
@@ -503,8 +503,9 @@ async fn shutdown_and_drop_leave_no_processes() {
         let client = standin.client().await.unwrap();
         let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client, "default");
         let dir = scratch();
-        // A background grandchild shares the process group and must die too.
-        let script = "sleep 300 & echo $! > \"$DIR/child\"; echo $$ > \"$DIR/pid\"; wait";
+        // A background grandchild shares the process group and must die too. `$$$$` reaches the shell as
+        // `$$`: the kubelet's expansion unescapes `$$`.
+        let script = "sleep 300 & echo $! > \"$DIR/child\"; echo $$$$ > \"$DIR/pid\"; wait";
         let manifest = with_env(pod_json("long", script), "DIR", dir.path().to_str().unwrap());
         pods.create(&PostParams::default(), &typed(manifest))
             .await

@@ -9,9 +9,23 @@ use kube::api::{PostParams, WatchEvent, WatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use tokio::sync::mpsc;
-use xjob_k8s_standin::Options;
+use xjob_k8s_standin::{Options, Verb};
 
-use crate::support::{Setup, pod, pod_json, typed};
+use crate::support::{Setup, pod, pod_json, typed, wait_until};
+
+/// Waits until `count` watch requests have been answered, so that a signal reaches an open watch.
+async fn watch_open(setup: &Setup, count: usize) {
+    wait_until("watch established", Duration::from_secs(10), || async {
+        let watches = setup
+            .standin
+            .requests()
+            .iter()
+            .filter(|r| r.verb == Some(Verb::Watch))
+            .count();
+        (watches >= count).then_some(())
+    })
+    .await;
+}
 
 /// What the test's watcher saw, in order.
 #[derive(Debug)]
@@ -74,30 +88,29 @@ async fn watcher_relists_after_forced_expiry() {
         .unwrap();
     let mut seen = spawn_watcher(&setup, watcher::Config::default().labels("suite=it"));
     next_matching(&mut seen, "initial list", |s| matches!(s, Seen::InitDone)).await;
+    watch_open(&setup, 1).await;
 
     setup.standin.expire_watches();
     // While the watcher recovers, a pod appears; the re-list must deliver it.
     pods.create(&PostParams::default(), &pod("after", "sleep 30"))
         .await
         .unwrap();
-    let recovery = next_matching(
-        &mut seen,
-        "pod after expiry",
-        |s| matches!(s, Seen::Apply(name) if name == "after"),
-    )
-    .await;
+    let recovery = next_matching(&mut seen, "re-list after expiry", |s| matches!(s, Seen::InitDone)).await;
     assert!(
         recovery
             .iter()
-            .any(|s| matches!(s, Seen::Error(text) if text.contains("410") || text.contains("too old"))),
-        "expected a 410 error during recovery: {recovery:?}"
+            .any(|s| matches!(s, Seen::Error(text) if text.contains("too old resource version"))),
+        "expected a 410 error before the re-list: {recovery:?}"
     );
     assert!(
-        recovery.iter().any(|s| matches!(s, Seen::InitDone)),
-        "expected a re-list: {recovery:?}"
+        recovery
+            .iter()
+            .any(|s| matches!(s, Seen::Apply(name) if name == "after")),
+        "{recovery:?}"
     );
 
     // A cleanly closed watch resumes from its version without a re-list.
+    watch_open(&setup, 2).await;
     setup.standin.close_watches();
     pods.create(&PostParams::default(), &pod("resumed", "sleep 30"))
         .await
@@ -159,7 +172,7 @@ async fn streaming_list_mode_works() {
 async fn raw_watch_replays_bookmarks_and_times_out() {
     let options = Options {
         bookmark_interval: Duration::from_millis(200),
-        watch_history: 5,
+        watch_history: 40,
         ..Options::default()
     };
     let setup = Setup::with(options).await;
@@ -207,14 +220,14 @@ async fn raw_watch_replays_bookmarks_and_times_out() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 
-    // History holds five changes: anything older is gone.
-    for index in 0..6 {
-        pods.create(
-            &PostParams::default(),
-            &pod(&format!("filler-{index}"), "sleep 30"),
-        )
-        .await
-        .unwrap();
+    // History holds forty changes: once more have happened, the creation version is gone.
+    let creation: u64 = version.parse().unwrap();
+    let mut index = 0;
+    while setup.standin.resource_version() <= creation + 45 {
+        pods.create(&PostParams::default(), &pod(&format!("filler-{index}"), "true"))
+            .await
+            .unwrap();
+        index += 1;
     }
     let events: Vec<WatchEvent<Pod>> = pods
         .watch(&params, &version)
