@@ -316,10 +316,12 @@ async fn object_request(
             let (namespace, name) = named(&path.name)?;
             let options = delete_options(request, &params).await?;
             let deleted = cluster.delete(resource, &namespace, &name, &options)?;
-            let status = if deleted.removed {
-                StatusCode::OK
-            } else {
+            // The real server answers 202 only to a pending deletion that asked for `orphanDependents: false`,
+            // keeping 200 for everything else for the sake of old clients.
+            let status = if !deleted.removed && options.orphan_dependents == Some(false) {
                 StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
             };
             // Pods answer with the object; other resources with a Success status once gone.
             let body = if resource == Resource::Pods || !deleted.removed {
@@ -388,25 +390,23 @@ async fn delete_options(
         ),
         None => body.get("gracePeriodSeconds").and_then(Value::as_i64),
     };
+    let orphan_dependents = params
+        .get("orphanDependents")
+        .map(|v| v == "true")
+        .or(body.get("orphanDependents").and_then(Value::as_bool));
     let propagation = match params
         .get("propagationPolicy")
         .map(String::as_str)
         .or(body.get("propagationPolicy").and_then(Value::as_str))
     {
         Some(text) => Some(Propagation::parse(text)?),
-        None => {
-            let orphan = params
-                .get("orphanDependents")
-                .map(|v| v == "true")
-                .or(body.get("orphanDependents").and_then(Value::as_bool));
-            orphan.map(|orphan| {
-                if orphan {
-                    Propagation::Orphan
-                } else {
-                    Propagation::Background
-                }
-            })
-        }
+        None => orphan_dependents.map(|orphan| {
+            if orphan {
+                Propagation::Orphan
+            } else {
+                Propagation::Background
+            }
+        }),
     };
     let precondition = |field: &str| {
         body.pointer(&format!("/preconditions/{field}"))
@@ -415,6 +415,7 @@ async fn delete_options(
     };
     Ok(DeleteOptions {
         grace_period_seconds: grace,
+        orphan_dependents,
         propagation,
         precondition_uid: precondition("uid"),
         precondition_resource_version: precondition("resourceVersion"),

@@ -69,6 +69,8 @@ impl Selection {
 pub(crate) struct DeleteOptions {
     pub(crate) grace_period_seconds: Option<i64>,
     pub(crate) propagation: Option<Propagation>,
+    /// The deprecated form of the propagation policy, kept because it changes the response code.
+    pub(crate) orphan_dependents: Option<bool>,
     pub(crate) precondition_uid: Option<String>,
     pub(crate) precondition_resource_version: Option<String>,
 }

@@ -62,6 +62,18 @@ async fn completions_and_parallelism() {
     let selector = spec.selector.as_ref().unwrap().match_labels.as_ref().unwrap();
     assert_eq!(selector["batch.kubernetes.io/controller-uid"], uid);
 
+    // The runtime's condition wait runs a field-selected watcher on the Job.
+    let completed = kube::runtime::wait::await_condition(
+        setup.jobs(),
+        "pair",
+        kube::runtime::wait::conditions::is_job_completed(),
+    );
+    let watched = tokio::time::timeout(std::time::Duration::from_secs(30), completed)
+        .await
+        .expect("completion seen through a watch")
+        .unwrap()
+        .expect("the job exists");
+    assert!(condition(&watched, "Complete").is_some());
     let done = setup
         .wait_job("pair", "complete", |j| condition(j, "Complete").is_some())
         .await;

@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kube::api::{DeleteParams, LogParams, PostParams};
+use futures::TryStreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{DeleteParams, LogParams, PostParams, WatchEvent};
 use serde_json::json;
 use xjob_k8s_standin::{Options, StandIn, TERMINATION_MESSAGE_ENV, UNSCHEDULABLE_LABEL};
 
@@ -40,6 +42,7 @@ async fn delete_sends_sigterm_then_removes_the_pod() {
         .unwrap();
     wait_file(&dir.path().join("ready")).await;
     let uid = setup.pods().get("graceful").await.unwrap().metadata.uid.unwrap();
+    let before_delete = setup.standin.resource_version().to_string();
 
     let pending = setup
         .pods()
@@ -52,6 +55,31 @@ async fn delete_sends_sigterm_then_removes_the_pod() {
     assert_eq!(wait_file(&dir.path().join("term")).await, "term\n");
     setup.wait_pod_gone("graceful").await;
     assert_eq!(setup.standin.running_processes(), 0);
+
+    // The DELETED event carries the final status written after the process exited.
+    let params = kube::api::WatchParams::default().timeout(1).disable_bookmarks();
+    let events: Vec<WatchEvent<Pod>> = setup
+        .pods()
+        .watch(&params, &before_delete)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let last = events.iter().rev().find_map(|e| match e {
+        WatchEvent::Deleted(pod) => Some(pod.clone()),
+        _ => None,
+    });
+    let last = last.expect("a DELETED event");
+    assert_eq!(phase(&last), "Succeeded");
+    assert_eq!(
+        terminated(&last, "main")
+            .expect("final container state")
+            .exit_code,
+        0
+    );
+    assert!(last.metadata.deletion_timestamp.is_some());
+
     let events = events_for(&setup.client, &uid).await;
     assert!(
         events.contains(&"Killing: Stopping container main".to_owned()),
