@@ -8,6 +8,25 @@
 //! The handle also records requests and injects faults (failed or delayed requests, cut or held log streams,
 //! closed or expired watches, fake images, unschedulable pods, eviction, access-review answers).
 //!
+//! # Writing manifests for the stand-in
+//!
+//! - Every container needs `command` (plus optional `args`): it runs on the host as
+//!   `command[0] command[1..] args..` in its own process group, with a clean environment (`PATH`, `HOME` set to
+//!   a per-container scratch directory, `HOSTNAME` = pod name, the container's `env`) and the scratch directory
+//!   as working directory unless `workingDir` names an existing directory. The image is ignored except for
+//!   `fake/pull-error`, `fake/invalid` and `fake/config-error`, which never start (see [`StandIn`]).
+//! - `$(NAME)` in `command`, `args` and `env` values is expanded as the kubelet does, so a shell's `$$` must be
+//!   written `$$$$`. `valueFrom.fieldRef` resolves (name, namespace, uid, labels, annotations, node name, service
+//!   account, pod and host IP); `secretKeyRef`/`configMapKeyRef` resolve to `standin-secret:<name>/<key>` and
+//!   `standin-configmap:<name>/<key>`; `resourceFieldRef` to the declared quantity or `0`; `envFrom` is ignored.
+//! - The termination message is read from the file named by [`TERMINATION_MESSAGE_ENV`]
+//!   (`STANDIN_TERMINATION_MESSAGE_PATH`), a per-container host file; a script that should also run on a real
+//!   node writes to `"${STANDIN_TERMINATION_MESSAGE_PATH:-/dev/termination-log}"`.
+//! - A node selector the fake node does not satisfy (for example [`UNSCHEDULABLE_LABEL`]) leaves the pod
+//!   `Pending` with `PodScheduled=False`, reason `Unschedulable`, and a `FailedScheduling` event.
+//! - Output is stored per line with its capture time; lines longer than 16 KiB become several entries, each
+//!   with its own timestamp (containerd's default), which `timestamps=true` readers see.
+//!
 //! What is deliberately absent: persistence, admission webhooks, server-side apply, field validation against
 //! schemas, namespaces as objects, and any resource not listed above. This crate is for tests only.
 //!

@@ -25,8 +25,8 @@ pub struct Options {
     pub image_pull_backoff: Duration,
     /// Log bytes kept per container; older lines are dropped first, like kubelet log rotation.
     pub log_bytes_per_container: usize,
-    /// How long a Job controller or kubelet status write may lag behind the event that caused it. Only the
-    /// periodic checks (deadlines, TTL) use it; everything else reacts at once.
+    /// Period of the Job controller's time-driven checks (`activeDeadlineSeconds`, `ttlSecondsAfterFinished`);
+    /// pod and Job changes are reconciled at once regardless.
     pub controller_tick: Duration,
 }
 

@@ -275,3 +275,46 @@ async fn finalizers_hold_deletion_until_patched_away() {
     setup.wait_pod_gone("held").await;
     setup.standin.shutdown().await;
 }
+
+#[tokio::test]
+async fn replace_checks_versions_and_events_v1_round_trip() {
+    let setup = Setup::start().await;
+    let pods = setup.pods();
+    pods.create(&PostParams::default(), &pod("replaced", "sleep 30"))
+        .await
+        .unwrap();
+    let mut current = pods.get("replaced").await.unwrap();
+    current
+        .metadata
+        .labels
+        .get_or_insert_with(Default::default)
+        .insert("replaced".into(), "yes".into());
+    let stale = current.clone();
+    let updated = pods
+        .replace("replaced", &PostParams::default(), &current)
+        .await
+        .unwrap();
+    assert_eq!(updated.metadata.labels.unwrap()["replaced"], "yes");
+    let conflict = api_error(pods.replace("replaced", &PostParams::default(), &stale).await);
+    assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"));
+
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(setup.client.clone(), NAMESPACE);
+    let event: k8s_openapi::api::events::v1::Event = typed(json!({
+        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"generateName": "xjob-"},
+        "eventTime": "2025-01-01T00:00:00.000000Z",
+        "reportingController": "xjob/executor", "reportingInstance": "test",
+        "action": "Kill", "reason": "Killed", "type": "Normal", "note": "killed by the scheduling center",
+        "regarding": {"kind": "Pod", "namespace": NAMESPACE, "name": "replaced"},
+    }));
+    let created = events.create(&PostParams::default(), &event).await.unwrap();
+    assert!(created.metadata.name.unwrap().starts_with("xjob-"));
+    let listed = events.list(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(
+        listed.items[0].note.as_deref(),
+        Some("killed by the scheduling center")
+    );
+    setup.standin.shutdown().await;
+}
