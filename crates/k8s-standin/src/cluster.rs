@@ -349,18 +349,7 @@ impl Cluster {
             // Strategic merge is served as a JSON merge patch: identical for maps and scalars, which is what
             // clients patch on these resources (labels, annotations, finalizers as a whole list).
             "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                if let Some(version) = patch.pointer("/metadata/resourceVersion").and_then(Value::as_str)
-                    && Some(version)
-                        != current
-                            .pointer("/metadata/resourceVersion")
-                            .and_then(Value::as_str)
-                {
-                    return Err(ApiError::conflict(
-                        resource,
-                        name,
-                        "the object has been modified; please apply your changes to the latest version and try again",
-                    ));
-                }
+                check_version(resource, &current, &patch)?;
                 json_patch::merge(&mut candidate, &patch);
             }
             "application/json-patch+json" => {
@@ -395,18 +384,7 @@ impl Cluster {
             .get(&key)
             .cloned()
             .ok_or_else(|| ApiError::not_found(resource, name))?;
-        if let Some(version) = body.pointer("/metadata/resourceVersion").and_then(Value::as_str)
-            && Some(version)
-                != current
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-        {
-            return Err(ApiError::conflict(
-                resource,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            ));
-        }
+        check_version(resource, &current, &body)?;
         let (written, follow_ups) = self.commit_update(&mut store, resource, &key, &current, body)?;
         drop(store);
         self.run(follow_ups);
@@ -1103,6 +1081,27 @@ fn admit(resource: Resource, namespace: &str, mut body: Value) -> Result<Value, 
         return Err(ApiError::invalid(resource, &name, causes));
     }
     Ok(body)
+}
+
+/// Optimistic concurrency: a `resourceVersion` in the request must be the stored one.
+fn check_version(resource: Resource, current: &Value, request: &Value) -> Result<(), ApiError> {
+    let version = |object: &Value| {
+        object
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    match version(request) {
+        Some(asked) if Some(&asked) != version(current).as_ref() => Err(ApiError::conflict(
+            resource,
+            current
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_kind(resource: Resource, body: &Value) -> Result<(), ApiError> {

@@ -65,11 +65,18 @@ pub(crate) struct TooOld {
 pub(crate) struct Store {
     resource_version: u64,
     objects: BTreeMap<Key, Value>,
-    history: VecDeque<Arc<Change>>,
+    /// Per resource, like the real server's watch caches, so that churn of one resource (events) does not
+    /// expire watches of another.
+    history: BTreeMap<Resource, History>,
     history_limit: usize,
-    /// A watch may start from any version `>= oldest_replayable`: every change after it is still in `history`.
-    oldest_replayable: u64,
     changes: broadcast::Sender<Arc<Change>>,
+}
+
+/// The retained changes of one resource.
+struct History {
+    changes: VecDeque<Arc<Change>>,
+    /// A watch may start from any version `>= oldest_replayable`: every later change is still in `changes`.
+    oldest_replayable: u64,
 }
 
 /// Versions start high enough that they never look like the special value `0`.
@@ -81,9 +88,8 @@ impl Store {
         Self {
             resource_version: FIRST_RESOURCE_VERSION,
             objects: BTreeMap::new(),
-            history: VecDeque::new(),
+            history: BTreeMap::new(),
             history_limit: history_limit.max(1),
-            oldest_replayable: FIRST_RESOURCE_VERSION,
             changes,
         }
     }
@@ -145,15 +151,24 @@ impl Store {
         Some(object)
     }
 
-    /// Changes after `since`, or `TooOld` when some of them are no longer kept.
-    pub(crate) fn changes_since(&self, since: u64) -> Result<Vec<Arc<Change>>, TooOld> {
-        if since < self.oldest_replayable {
+    /// Changes of `resource` after `since`, or `TooOld` when some of them are no longer kept.
+    pub(crate) fn changes_since(&self, resource: Resource, since: u64) -> Result<Vec<Arc<Change>>, TooOld> {
+        let Some(history) = self.history.get(&resource) else {
+            return if since < FIRST_RESOURCE_VERSION {
+                Err(TooOld {
+                    oldest: FIRST_RESOURCE_VERSION,
+                })
+            } else {
+                Ok(Vec::new())
+            };
+        };
+        if since < history.oldest_replayable {
             return Err(TooOld {
-                oldest: self.oldest_replayable,
+                oldest: history.oldest_replayable,
             });
         }
-        Ok(self
-            .history
+        Ok(history
+            .changes
             .iter()
             .filter(|change| change.resource_version > since)
             .cloned()
@@ -162,8 +177,15 @@ impl Store {
 
     /// Forgets all history, so that every watch from an earlier version gets `410 Gone`.
     pub(crate) fn compact(&mut self) {
-        self.history.clear();
-        self.oldest_replayable = self.resource_version;
+        for resource in Resource::ALL {
+            self.history.insert(
+                resource,
+                History {
+                    changes: VecDeque::new(),
+                    oldest_replayable: self.resource_version,
+                },
+            );
+        }
     }
 
     fn bump(&mut self) -> u64 {
@@ -186,12 +208,16 @@ impl Store {
             object,
             previous,
         });
-        if self.history.len() == self.history_limit
-            && let Some(dropped) = self.history.pop_front()
+        let history = self.history.entry(resource).or_insert_with(|| History {
+            changes: VecDeque::new(),
+            oldest_replayable: FIRST_RESOURCE_VERSION,
+        });
+        if history.changes.len() == self.history_limit
+            && let Some(dropped) = history.changes.pop_front()
         {
-            self.oldest_replayable = dropped.resource_version;
+            history.oldest_replayable = dropped.resource_version;
         }
-        self.history.push_back(change.clone());
+        history.changes.push_back(change.clone());
         // No receiver is not an error: nobody is watching.
         let _ = self.changes.send(change);
     }
@@ -260,15 +286,38 @@ mod tests {
             store.insert(Key::new(Resource::Pods, "ns", name), pod(name));
         }
         // Versions 1001..=1004 were written; only the last three are kept.
-        assert_eq!(store.changes_since(1000).err(), Some(TooOld { oldest: 1001 }));
-        let replay = store.changes_since(1001).expect("covered");
+        assert_eq!(
+            store.changes_since(Resource::Pods, 1000).err(),
+            Some(TooOld { oldest: 1001 })
+        );
+        let replay = store.changes_since(Resource::Pods, 1001).expect("covered");
         assert_eq!(
             replay.iter().map(|c| c.resource_version).collect::<Vec<_>>(),
             vec![1002, 1003, 1004]
         );
-        assert!(store.changes_since(1004).expect("current").is_empty());
+        assert!(
+            store
+                .changes_since(Resource::Pods, 1004)
+                .expect("current")
+                .is_empty()
+        );
+        // Another resource's history is separate.
+        store.insert(Key::new(Resource::Events, "ns", "e"), pod("e"));
+        assert_eq!(
+            store
+                .changes_since(Resource::Events, 1004)
+                .expect("covered")
+                .len(),
+            1
+        );
+        assert!(
+            store
+                .changes_since(Resource::Jobs, 1000)
+                .expect("nothing happened")
+                .is_empty()
+        );
         store.compact();
-        assert!(store.changes_since(1003).is_err());
-        assert!(store.changes_since(1004).is_ok());
+        assert!(store.changes_since(Resource::Pods, 1004).is_err());
+        assert!(store.changes_since(Resource::Pods, 1005).is_ok());
     }
 }

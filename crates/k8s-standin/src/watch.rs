@@ -49,7 +49,8 @@ pub(crate) fn start(cluster: &Cluster, request: WatchRequest) -> Result<mpsc::Re
     let mut initial: Vec<Value> = Vec::new();
     let mut error: Option<ApiError> = None;
     match version {
-        Some(version) if !request.send_initial_events => match store.changes_since(version) {
+        Some(version) if !request.send_initial_events => match store.changes_since(request.resource, version)
+        {
             Ok(replay) => initial.extend(replay.iter().filter_map(|change| event_for(&request, change))),
             Err(too_old) => {
                 error = Some(ApiError::expired(format!(

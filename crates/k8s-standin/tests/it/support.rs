@@ -38,13 +38,7 @@ impl Setup {
 
     /// Waits until the pod satisfies `check`, returning it.
     pub(crate) async fn wait_pod(&self, name: &str, what: &str, check: impl Fn(&Pod) -> bool) -> Pod {
-        let pods = self.pods();
-        wait_until(what, Duration::from_secs(20), || {
-            let pods = pods.clone();
-            let check = &check;
-            async move { pods.get_opt(name).await.ok().flatten().filter(|pod| check(pod)) }
-        })
-        .await
+        wait_object(&self.pods(), name, what, check).await
     }
 
     pub(crate) async fn wait_pod_gone(&self, name: &str) {
@@ -57,14 +51,26 @@ impl Setup {
     }
 
     pub(crate) async fn wait_job(&self, name: &str, what: &str, check: impl Fn(&Job) -> bool) -> Job {
-        let jobs = self.jobs();
-        wait_until(what, Duration::from_secs(30), || {
-            let jobs = jobs.clone();
-            let check = &check;
-            async move { jobs.get_opt(name).await.ok().flatten().filter(|job| check(job)) }
-        })
-        .await
+        wait_object(&self.jobs(), name, what, check).await
     }
+}
+
+async fn wait_object<K>(api: &Api<K>, name: &str, what: &str, check: impl Fn(&K) -> bool) -> K
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    wait_until(what, Duration::from_secs(30), || {
+        let api = api.clone();
+        let check = &check;
+        async move {
+            api.get_opt(name)
+                .await
+                .ok()
+                .flatten()
+                .filter(|object| check(object))
+        }
+    })
+    .await
 }
 
 /// Polls `condition` every 50 ms until it yields a value, failing the test after `timeout`.

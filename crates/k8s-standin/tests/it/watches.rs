@@ -220,14 +220,12 @@ async fn raw_watch_replays_bookmarks_and_times_out() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 
-    // History holds forty changes: once more have happened, the creation version is gone.
-    let creation: u64 = version.parse().unwrap();
-    let mut index = 0;
-    while setup.standin.resource_version() <= creation + 45 {
-        pods.create(&PostParams::default(), &pod(&format!("filler-{index}"), "true"))
-            .await
-            .unwrap();
-        index += 1;
+    // History keeps forty pod changes: after forty-one creations the creation version is gone. The fillers
+    // never start (invalid image), so they cost no processes.
+    for index in 0..41 {
+        let mut filler = pod_json(&format!("filler-{index}"), "true");
+        filler["spec"]["containers"][0]["image"] = json!("fake/invalid");
+        pods.create(&PostParams::default(), &typed(filler)).await.unwrap();
     }
     let events: Vec<WatchEvent<Pod>> = pods
         .watch(&params, &version)
