@@ -219,6 +219,20 @@ async fn object_request(
     let verb = verb_for(&method, path.name.is_some(), watch)
         .ok_or_else(|| ApiError::method_not_allowed(method.as_str()))?;
     let resource = path.resource;
+    let dry_run = match params.get("dryRun").map(String::as_str) {
+        None | Some("") => false,
+        Some("All") if verb == Verb::Create => true,
+        Some("All") => {
+            return Err(ApiError::bad_request(format!(
+                "dryRun is supported only on create by this server, not on {verb}"
+            )));
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            )));
+        }
+    };
     if let Some(subresource) = &path.subresource {
         return match (resource, subresource.as_str(), verb, &path.namespace, &path.name) {
             (Resource::Pods, "log", Verb::Get, Some(namespace), Some(name)) => {
@@ -287,7 +301,7 @@ async fn object_request(
         Verb::Create => {
             let namespace = namespace.ok_or_else(ApiError::path_not_found)?;
             let body = read_json(request).await?;
-            let created = cluster.create(resource, &namespace, body)?;
+            let created = cluster.create_with(resource, &namespace, body, dry_run)?;
             Ok(json_response(StatusCode::CREATED, &created))
         }
         Verb::Update => {

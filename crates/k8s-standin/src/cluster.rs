@@ -228,6 +228,17 @@ impl Cluster {
     }
 
     pub(crate) fn create(&self, resource: Resource, namespace: &str, body: Value) -> Result<Value, ApiError> {
+        self.create_with(resource, namespace, body, false)
+    }
+
+    /// Creates an object; with `dry_run` it is admitted, named and checked for conflicts but not stored.
+    pub(crate) fn create_with(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        body: Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         let mut object = admit(resource, namespace, body)?;
         let mut store = self.store();
         let name = match object
@@ -252,6 +263,9 @@ impl Cluster {
         let key = Key::new(resource, namespace, &name);
         if store.get(&key).is_some() {
             return Err(ApiError::already_exists(resource, &name));
+        }
+        if dry_run {
+            return Ok(object);
         }
         let stored = store.insert(key, object);
         drop(store);

@@ -84,7 +84,9 @@ const FIRST_RESOURCE_VERSION: u64 = 1000;
 
 impl Store {
     pub(crate) fn new(history_limit: usize) -> Self {
-        let (changes, _) = broadcast::channel(history_limit.max(1024));
+        // A live watcher that falls this many changes behind is ended with `410` and re-lists, as a slow
+        // watcher of the real server is.
+        let (changes, _) = broadcast::channel(history_limit.max(8192));
         Self {
             resource_version: FIRST_RESOURCE_VERSION,
             objects: BTreeMap::new(),

@@ -98,6 +98,33 @@ async fn errors_carry_status_bodies() {
     assert_eq!((conflict.code, conflict.reason.as_str()), (409, "AlreadyExists"));
     assert_eq!(conflict.message, "pods \"dup\" already exists");
 
+    let dry = pods
+        .create(
+            &PostParams {
+                dry_run: true,
+                ..PostParams::default()
+            },
+            &pod("dry", "true"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dry.metadata.name.as_deref(), Some("dry"));
+    assert!(
+        pods.get_opt("dry").await.unwrap().is_none(),
+        "a dry run stores nothing"
+    );
+    let dry_conflict = api_error(
+        pods.create(
+            &PostParams {
+                dry_run: true,
+                ..PostParams::default()
+            },
+            &pod("dup", "true"),
+        )
+        .await,
+    );
+    assert_eq!(dry_conflict.code, 409);
+
     let missing = api_error(pods.get("nope").await);
     assert_eq!((missing.code, missing.reason.as_str()), (404, "NotFound"));
     assert_eq!(missing.message, "pods \"nope\" not found");
