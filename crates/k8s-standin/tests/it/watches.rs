@@ -202,6 +202,38 @@ async fn raw_watch_replays_bookmarks_and_times_out() {
         "{events:?}"
     );
 
+    // Watches across all namespaces work for pods and for the kubelet's events.
+    let all_pods: kube::Api<Pod> = kube::Api::all(setup.client.clone());
+    let everywhere: Vec<WatchEvent<Pod>> = all_pods
+        .watch(&params, &version)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(everywhere.len(), events.len());
+    let all_events: kube::Api<k8s_openapi::api::core::v1::Event> = kube::Api::all(setup.client.clone());
+    let recorded: Vec<WatchEvent<k8s_openapi::api::core::v1::Event>> = all_events
+        .watch(&params, &version)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let reasons: Vec<String> = recorded
+        .iter()
+        .filter_map(|e| match e {
+            WatchEvent::Added(event) => event.reason.clone(),
+            _ => None,
+        })
+        .collect();
+    for reason in ["Scheduled", "Pulling", "Pulled", "Created", "Started"] {
+        assert!(
+            reasons.iter().any(|r| r == reason),
+            "missing {reason}: {reasons:?}"
+        );
+    }
+
     // Bookmarks arrive on an idle watch; the stream ends at timeoutSeconds.
     let started = tokio::time::Instant::now();
     let current = setup.standin.resource_version().to_string();
