@@ -30,6 +30,12 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 /// A running stand-in API server. Dropping it stops the server and kills every process its kubelet started;
 /// [`StandIn::shutdown`] does the same and also waits for the background tasks to end.
+///
+/// Faults that live in manifests rather than in this API: image `fake/pull-error` (any tag) alternates
+/// `ErrImagePull` and `ImagePullBackOff` and never starts; `fake/invalid` waits with `InvalidImageName`;
+/// `fake/config-error` waits with `CreateContainerConfigError`, as does a container without `command`; a node
+/// selector naming [`crate::UNSCHEDULABLE_LABEL`] (or anything the single node lacks) leaves the pod unscheduled.
+/// External deletion is an ordinary delete through any client.
 pub struct StandIn {
     cluster: Cluster,
     addr: SocketAddr,
