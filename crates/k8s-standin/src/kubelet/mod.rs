@@ -191,6 +191,14 @@ impl Kubelet {
             context
                 .cluster
                 .pod_stopped(&runtime.namespace, &runtime.name, &runtime.uid);
+            // A pod removed before its runner registered would otherwise stay in the registry.
+            let still_there = context
+                .cluster
+                .get(Resource::Pods, &runtime.namespace, &runtime.name)
+                .is_ok_and(|pod| uid_of(&pod) == runtime.uid);
+            if !still_there {
+                context.cluster.kubelet().pods().remove(&runtime.uid);
+            }
         });
     }
 
