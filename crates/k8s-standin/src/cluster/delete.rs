@@ -5,7 +5,7 @@
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::{Cluster, FollowUp, Selection, owned_by, uid_of};
+use super::{Cluster, FollowUp, Selection, owned_by, stored, uid_of};
 use crate::resource::Resource;
 use crate::status::ApiError;
 use crate::store::{Key, Store};
@@ -62,10 +62,7 @@ impl Cluster {
     ) -> Result<Deleted, ApiError> {
         let mut store = self.store();
         let key = Key::new(resource, namespace, name);
-        let current = store
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(resource, name))?;
+        let current = stored(&store, &key)?;
         let uid = uid_of(&current);
         if let Some(expected) = &options.precondition_uid
             && *expected != uid

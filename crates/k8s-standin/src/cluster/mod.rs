@@ -454,6 +454,14 @@ pub(crate) struct EventSpec<'a> {
     pub(crate) component: &'a str,
 }
 
+/// The stored object at `key`, or the API's `NotFound`.
+fn stored(store: &Store, key: &Key) -> Result<Value, ApiError> {
+    store
+        .get(key)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(key.resource, &key.name))
+}
+
 pub(crate) fn uid_of(object: &Value) -> String {
     object
         .pointer("/metadata/uid")

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Cluster, FollowUp, check_kind, uid_of};
+use super::{Cluster, FollowUp, check_kind, stored, uid_of};
 use crate::resource::Resource;
 use crate::status::{ApiError, Cause};
 use crate::store::{Key, Store};
@@ -24,10 +24,7 @@ impl Cluster {
         let media_type = content_type.split(';').next().unwrap_or_default().trim();
         let mut store = self.store();
         let key = Key::new(resource, namespace, name);
-        let current = store
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(resource, name))?;
+        let current = stored(&store, &key)?;
         let mut candidate = current.clone();
         match media_type {
             // Strategic merge is served as a JSON merge patch: identical for maps and scalars, which is what
@@ -64,10 +61,7 @@ impl Cluster {
         check_kind(resource, &body)?;
         let mut store = self.store();
         let key = Key::new(resource, namespace, name);
-        let current = store
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(resource, name))?;
+        let current = stored(&store, &key)?;
         check_version(resource, &current, &body)?;
         let (written, follow_ups) = self.commit_update(&mut store, resource, &key, &current, body)?;
         drop(store);

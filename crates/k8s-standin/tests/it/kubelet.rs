@@ -29,18 +29,24 @@ async fn wait_file(path: &Path) -> String {
     .await
 }
 
-#[tokio::test]
-async fn delete_sends_sigterm_then_removes_the_pod() {
-    let setup = Setup::start().await;
+/// Starts a pod whose script gets a scratch directory as `$DIR` and writes `$DIR/ready` once it runs.
+async fn start_ready(setup: &Setup, name: &str, script: &str) -> tempfile::TempDir {
     let dir = scratch();
-    let script = "trap 'echo term > \"$DIR/term\"; exit 0' TERM; echo ready > \"$DIR/ready\"; while true; do sleep 0.05; done";
-    let manifest = with_env(pod_json("graceful", script), "DIR", dir.path().to_str().unwrap());
+    let manifest = with_env(pod_json(name, script), "DIR", dir.path().to_str().unwrap());
     setup
         .pods()
         .create(&PostParams::default(), &typed(manifest))
         .await
         .unwrap();
     wait_file(&dir.path().join("ready")).await;
+    dir
+}
+
+#[tokio::test]
+async fn delete_sends_sigterm_then_removes_the_pod() {
+    let setup = Setup::start().await;
+    let script = "trap 'echo term > \"$DIR/term\"; exit 0' TERM; echo ready > \"$DIR/ready\"; while true; do sleep 0.05; done";
+    let dir = start_ready(&setup, "graceful", script).await;
     let uid = setup.pods().get("graceful").await.unwrap().metadata.uid.unwrap();
     let before_delete = setup.standin.resource_version().to_string();
 
@@ -91,15 +97,8 @@ async fn delete_sends_sigterm_then_removes_the_pod() {
 #[tokio::test]
 async fn sigkill_follows_an_ignored_sigterm_after_the_grace_period() {
     let setup = Setup::start().await;
-    let dir = scratch();
     let script = "trap '' TERM; echo ready > \"$DIR/ready\"; while true; do sleep 0.05; done";
-    let manifest = with_env(pod_json("stubborn", script), "DIR", dir.path().to_str().unwrap());
-    setup
-        .pods()
-        .create(&PostParams::default(), &typed(manifest))
-        .await
-        .unwrap();
-    wait_file(&dir.path().join("ready")).await;
+    let _dir = start_ready(&setup, "stubborn", script).await;
 
     let started = Instant::now();
     setup
