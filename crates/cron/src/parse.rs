@@ -422,14 +422,7 @@ impl Schedule {
     /// Adds `start`, or `start..=end` every `step`, to the field's set, with the reference's range checks,
     /// defaults (`-1` = from the field's minimum or to its maximum) and wrap-around for descending ranges.
     pub(crate) fn add_range(&mut self, field: Field, start: i64, end: i64, step: i64) -> Result<(), Problem> {
-        let (min, max) = match field {
-            Field::Seconds | Field::Minutes => (0, 59),
-            Field::Hours => (0, 23),
-            Field::DayOfMonth => (1, 31),
-            Field::Month => (1, 12),
-            Field::DayOfWeek => (1, 7),
-            Field::Year => (1970, LAST_YEAR),
-        };
+        let (min, max) = bounds(field);
         let marker =
             start == ALL_SPEC || (start == NO_SPEC && matches!(field, Field::DayOfMonth | Field::DayOfWeek));
         let out_of_range = match field {
@@ -568,16 +561,22 @@ fn nth(text: &[char]) -> Result<i64, Problem> {
     }
 }
 
+/// The smallest and largest value of a field (for years: where `*` starts and the last reachable year).
+fn bounds(field: Field) -> (i64, i64) {
+    match field {
+        Field::Seconds | Field::Minutes => (0, 59),
+        Field::Hours => (0, 23),
+        Field::DayOfMonth => (1, 31),
+        Field::Month => (1, 12),
+        Field::DayOfWeek => (1, 7),
+        Field::Year => (1970, LAST_YEAR),
+    }
+}
+
+/// The reference limits the step of `n/s` and `*/s` to the field's largest value; years have no limit.
 fn check_step(field: Field, step: i64) -> Result<(), Problem> {
-    let max = match field {
-        Field::Seconds | Field::Minutes => 59,
-        Field::Hours => 23,
-        Field::DayOfMonth => 31,
-        Field::Month => 12,
-        Field::DayOfWeek => 7,
-        Field::Year => return Ok(()),
-    };
-    if step > max {
+    let (_, max) = bounds(field);
+    if field != Field::Year && step > max {
         return Err(Problem::StepTooLarge { max: max as u32 });
     }
     Ok(())
