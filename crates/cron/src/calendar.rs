@@ -11,6 +11,21 @@ const MILLIS_PER_MINUTE: i64 = 60 * MILLIS_PER_SECOND;
 const MILLIS_PER_HOUR: i64 = 60 * MILLIS_PER_MINUTE;
 const MILLIS_PER_DAY: i64 = 24 * MILLIS_PER_HOUR;
 
+/// Distance between the probes that establish a [`Span`]. Larger than any difference between two offsets
+/// of one zone (26 hours), so a wall time read inside a span's interior cannot have a second reading.
+const PROBE_STEP: i64 = 36 * MILLIS_PER_HOUR;
+
+/// A stretch of UTC instants over which the zone's offset is known not to change, so that most instants
+/// and wall times near the last one resolve without a time zone lookup.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// First instant of the stretch.
+    start: i64,
+    /// Last instant of the stretch.
+    end: i64,
+    offset: i64,
+}
+
 /// Wall-clock fields; any of them may be out of range until the next [`Calendar::resolve`].
 #[derive(Debug, Clone, Copy)]
 struct Fields {
@@ -32,6 +47,7 @@ pub(crate) struct Calendar {
     instant: i64,
     day_of_week: i64,
     dirty: bool,
+    span: Option<Span>,
 }
 
 impl Calendar {
@@ -51,14 +67,16 @@ impl Calendar {
             instant,
             day_of_week: 5,
             dirty: false,
+            span: None,
         };
         calendar.load(instant)?;
         Some(calendar)
     }
 
-    /// A calendar at the given wall time, resolved like a calendar whose fields were all set to it.
-    pub(crate) fn at_wall(zone: Tz, year: i64, month: i64, day: i64) -> Option<Self> {
-        let mut calendar = Self::at(zone, 0)?;
+    /// A calendar in the same zone at midnight of the given date (month 1-based), resolved like a calendar
+    /// whose fields were all set to it.
+    pub(crate) fn at_date(&self, year: i64, month: i64, day: i64) -> Self {
+        let mut calendar = self.clone();
         calendar.fields = Fields {
             year,
             month0: month - 1,
@@ -69,7 +87,7 @@ impl Calendar {
             milli: 0,
         };
         calendar.dirty = true;
-        Some(calendar)
+        calendar
     }
 
     pub(crate) fn set_year(&mut self, year: i64) {
@@ -183,6 +201,12 @@ impl Calendar {
 
     /// The offset (milliseconds east of UTC) that the reference applies to the wall time `wall`.
     fn offset_for_wall(&self, wall: i64) -> Option<i64> {
+        if let Some(span) = self.span {
+            let reading = wall - span.offset;
+            if reading >= span.start + PROBE_STEP && reading <= span.end - PROBE_STEP {
+                return Some(span.offset);
+            }
+        }
         let local = DateTime::from_timestamp_millis(wall)?.naive_utc();
         let offset_of =
             |offset: &<Tz as TimeZone>::Offset| i64::from(offset.fix().local_minus_utc()) * MILLIS_PER_SECOND;
@@ -199,6 +223,27 @@ impl Calendar {
         }
     }
 
+    /// The offset at `instant`; also records a [`Span`] around it when the offset is the same 36 and 72
+    /// hours either side. A change and its exact reversal between two probes would go unnoticed; no zone has
+    /// two transitions less than 36 hours apart that cancel out.
+    fn probe(&mut self, instant: i64) -> Option<i64> {
+        let offset = self.offset_at(instant)?;
+        let mut steady = true;
+        for step in [-2, -1, 1, 2] {
+            let probe = instant.checked_add(step * PROBE_STEP)?;
+            if self.offset_at(probe)? != offset {
+                steady = false;
+                break;
+            }
+        }
+        self.span = steady.then(|| Span {
+            start: instant - 2 * PROBE_STEP,
+            end: instant + 2 * PROBE_STEP,
+            offset,
+        });
+        Some(offset)
+    }
+
     /// Total offset in milliseconds at `instant`.
     fn offset_at(&self, instant: i64) -> Option<i64> {
         let utc = DateTime::from_timestamp_millis(instant)?.naive_utc();
@@ -207,7 +252,11 @@ impl Calendar {
     }
 
     fn load(&mut self, instant: i64) -> Option<()> {
-        let wall = instant.checked_add(self.offset_at(instant)?)?;
+        let offset = match self.span {
+            Some(span) if span.start <= instant && instant <= span.end => span.offset,
+            _ => self.probe(instant)?,
+        };
+        let wall = instant.checked_add(offset)?;
         let days = wall.div_euclid(MILLIS_PER_DAY);
         let time = wall.rem_euclid(MILLIS_PER_DAY);
         let (year, month, day) = civil_from_days(days);
@@ -313,7 +362,7 @@ mod tests {
     /// Sets the wall time and returns the resolved instant.
     fn resolve(zone: Tz, fields: [i64; 6]) -> i64 {
         let [year, month, day, hour, minute, second] = fields;
-        let mut calendar = Calendar::at_wall(zone, year, month, day).unwrap();
+        let mut calendar = Calendar::at(zone, 0).unwrap().at_date(year, month, day);
         calendar.set_hour(hour);
         calendar.set_minute(minute);
         calendar.set_second(second);

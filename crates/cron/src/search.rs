@@ -40,7 +40,6 @@ pub(crate) fn next_after(schedule: &Schedule, after: i64, zone: Tz, last_year: O
     };
     let search = Search {
         schedule,
-        zone,
         start,
         last_year,
     };
@@ -64,7 +63,6 @@ pub(crate) fn horizon(after: i64, zone: Tz) -> Option<i64> {
 
 struct Search<'a> {
     schedule: &'a Schedule,
-    zone: Tz,
     /// The starting instant, one second after the caller's.
     start: i64,
     last_year: i64,
@@ -170,7 +168,7 @@ impl Search<'_> {
         let plain = smallest_day(today, month, year, schedule.days_of_month);
         let mut day = -1;
         if let Some(nominal) = smallest_day(today, month, year, schedule.nearest_weekdays) {
-            day = self.nearest_weekday(nominal, month, year, time)?;
+            day = self.nearest_weekday(calendar, nominal, month, year, time)?;
         }
         let mut target_month = month;
         let mut advance = false;
@@ -198,8 +196,15 @@ impl Search<'_> {
 
     /// The weekday nearest to `nominal` within its month, or -1 when that day (at the time of day chosen so
     /// far) lies before the start of the search.
-    fn nearest_weekday(&self, nominal: i64, month: i64, year: i64, time: [i64; 3]) -> Option<i64> {
-        let weekday = Calendar::at_wall(self.zone, year, month, nominal)?.day_of_week()?;
+    fn nearest_weekday(
+        &self,
+        calendar: &Calendar,
+        nominal: i64,
+        month: i64,
+        year: i64,
+        time: [i64; 3],
+    ) -> Option<i64> {
+        let weekday = calendar.at_date(year, month, nominal).day_of_week()?;
         let last = days_in_month(month, year);
         let day = match weekday {
             SATURDAY if nominal == 1 => nominal + 2,
@@ -208,7 +213,7 @@ impl Search<'_> {
             SUNDAY => nominal + 1,
             _ => nominal,
         };
-        let mut candidate = Calendar::at_wall(self.zone, year, month, day)?;
+        let mut candidate = calendar.at_date(year, month, day);
         let [hour, minute, second] = time;
         candidate.set_hour(hour);
         candidate.set_minute(minute);
