@@ -1,11 +1,9 @@
 //! Results survive admin outages and executor restarts through the callback spool.
 
-use std::sync::Arc;
-
 use xjob_protocol::Generation;
 use xjob_test_support::wait_until;
 
-use crate::harness::{self, Observed, WAIT, callback, trigger};
+use crate::harness::{self, Running, WAIT, accept, callback, trigger};
 
 fn spooled_files(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir.join("callbacklogs")).map_or(0, |entries| entries.count())
@@ -14,19 +12,15 @@ fn spooled_files(dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn callbacks_survive_an_admin_outage() {
     for generation in Generation::ALL {
-        let mut admin = harness::admin(generation).await;
-        let dir = tempfile::tempdir().unwrap();
-        let observed = Arc::new(Observed::default());
-        let executor = harness::start_for(&admin, dir.path(), &observed).await;
-        let address = executor.address().to_owned();
+        let Running {
+            mut admin,
+            dir,
+            observed: _,
+            executor,
+            address,
+        } = Running::start(generation).await;
         admin.stop().await;
-        assert_eq!(
-            admin
-                .trigger(&address, &trigger(1, 1, "echo", "during outage"))
-                .await
-                .code(),
-            200
-        );
+        accept(&admin, &address, &trigger(1, 1, "echo", "during outage")).await;
         assert!(
             wait_until(WAIT, || async { spooled_files(dir.path()) == 1 }).await,
             "{generation}: spooled"
@@ -45,23 +39,16 @@ async fn callbacks_survive_an_admin_outage() {
 
 #[tokio::test]
 async fn callbacks_survive_a_failing_admin_and_an_executor_restart() {
-    let mut admin = harness::admin(Generation::G3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let observed = Arc::new(Observed::default());
-    let executor = harness::start_for(&admin, dir.path(), &observed).await;
-    let address = executor.address().to_owned();
+    let Running {
+        mut admin,
+        dir,
+        observed,
+        executor,
+        address,
+    } = Running::start(Generation::G3).await;
     admin.set_failing(true);
-    assert_eq!(
-        admin.trigger(&address, &trigger(1, 1, "echo", "a")).await.code(),
-        200
-    );
-    assert_eq!(
-        admin
-            .trigger(&address, &trigger(2, 2, "sleep", "20000"))
-            .await
-            .code(),
-        200
-    );
+    accept(&admin, &address, &trigger(1, 1, "echo", "a")).await;
+    accept(&admin, &address, &trigger(2, 2, "sleep", "20000")).await;
     assert!(
         wait_until(WAIT, || async { spooled_files(dir.path()) >= 1 }).await,
         "first result spooled"

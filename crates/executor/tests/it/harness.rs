@@ -146,3 +146,41 @@ impl JobHandler for GlueEcho {
         })
     }
 }
+
+/// A stand-in admin of one generation with a registered executor.
+pub(crate) struct Running {
+    pub(crate) admin: StandinAdmin,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) observed: Arc<Observed>,
+    pub(crate) executor: ExecutorHandle,
+    pub(crate) address: String,
+}
+
+impl Running {
+    pub(crate) async fn start(generation: Generation) -> Self {
+        let admin = admin(generation).await;
+        let dir = tempfile::tempdir().unwrap();
+        let observed = Arc::new(Observed::default());
+        let executor = start_for(&admin, dir.path(), &observed).await;
+        let address = executor.address().to_owned();
+        Running {
+            admin,
+            dir,
+            observed,
+            executor,
+            address,
+        }
+    }
+}
+
+/// Sends a trigger and asserts the executor accepted it.
+pub(crate) async fn accept(admin: &StandinAdmin, address: &str, request: &TriggerRequest) {
+    let reply = admin.trigger(address, request).await;
+    assert_eq!(
+        reply.code(),
+        200,
+        "trigger of log {}: {}",
+        request.log_id,
+        reply.body
+    );
+}

@@ -8,29 +8,22 @@ use xjob_executor::CancelReason;
 use xjob_protocol::{BlockStrategy, Generation, GlueType, Lenient, LogId, LogRequest};
 use xjob_test_support::wait_until;
 
-use crate::harness::{self, Observed, WAIT, callback, trigger, with_strategy};
+use crate::harness::{self, Observed, Running, WAIT, accept, callback, trigger, with_strategy};
 
 #[tokio::test]
 async fn block_strategies_and_kill() {
     for generation in [Generation::G1, Generation::G3] {
-        let admin = harness::admin(generation).await;
-        let dir = tempfile::tempdir().unwrap();
-        let observed = Arc::new(Observed::default());
-        let executor = harness::start_for(&admin, dir.path(), &observed).await;
-        let address = executor.address().to_owned();
+        let Running {
+            admin,
+            dir: _dir,
+            observed,
+            executor,
+            address,
+        } = Running::start(generation).await;
 
         // Serial: the second waits for the first; the job is busy meanwhile.
-        assert_eq!(
-            admin
-                .trigger(&address, &trigger(1, 1, "sleep", "300"))
-                .await
-                .code(),
-            200
-        );
-        assert_eq!(
-            admin.trigger(&address, &trigger(1, 2, "sleep", "1")).await.code(),
-            200
-        );
+        accept(&admin, &address, &trigger(1, 1, "sleep", "300")).await;
+        accept(&admin, &address, &trigger(1, 2, "sleep", "1")).await;
         let busy = admin.idle_beat(&address, 1).await;
         assert_eq!(
             busy.msg(),
@@ -43,13 +36,7 @@ async fn block_strategies_and_kill() {
         assert_eq!(order, [1, 2], "{generation}: serial order");
 
         // Discard later.
-        assert_eq!(
-            admin
-                .trigger(&address, &trigger(2, 10, "sleep", "20000"))
-                .await
-                .code(),
-            200
-        );
+        accept(&admin, &address, &trigger(2, 10, "sleep", "20000")).await;
         let discarded = admin
             .trigger(
                 &address,
@@ -59,13 +46,7 @@ async fn block_strategies_and_kill() {
         assert_eq!(discarded.msg(), Some("block strategy effect：Discard Later"));
 
         // Cover early replaces the running execution.
-        assert_eq!(
-            admin
-                .trigger(&address, &trigger(3, 20, "sleep", "20000"))
-                .await
-                .code(),
-            200
-        );
+        accept(&admin, &address, &trigger(3, 20, "sleep", "20000")).await;
         assert!(
             wait_until(WAIT, || async {
                 admin.idle_beat(&address, 3).await.code() == 500
@@ -73,7 +54,7 @@ async fn block_strategies_and_kill() {
             .await
         );
         let cover = with_strategy(trigger(3, 21, "sleep", "1"), BlockStrategy::CoverEarly);
-        assert_eq!(admin.trigger(&address, &cover).await.code(), 200);
+        accept(&admin, &address, &cover).await;
         let replaced = callback(&admin, 20).await;
         assert_eq!(replaced.handle_code, 500);
         assert_eq!(
@@ -83,20 +64,8 @@ async fn block_strategies_and_kill() {
         assert_eq!(callback(&admin, 21).await.handle_msg.as_deref(), Some("slept"));
 
         // A duplicate log id is refused; kill reports the running and the queued execution.
-        assert_eq!(
-            admin
-                .trigger(&address, &trigger(4, 30, "sleep", "20000"))
-                .await
-                .code(),
-            200
-        );
-        assert_eq!(
-            admin
-                .trigger(&address, &trigger(4, 31, "sleep", "1"))
-                .await
-                .code(),
-            200
-        );
+        accept(&admin, &address, &trigger(4, 30, "sleep", "20000")).await;
+        accept(&admin, &address, &trigger(4, 31, "sleep", "1")).await;
         let repeat = admin.trigger(&address, &trigger(4, 31, "sleep", "1")).await;
         let expected = match generation {
             Generation::G3 => "repeat trigger job, logId:31",
@@ -134,24 +103,23 @@ async fn block_strategies_and_kill() {
 
 #[tokio::test]
 async fn timeout_panic_lost_result_and_sharding() {
-    let admin = harness::admin(Generation::G3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let observed = Arc::new(Observed::default());
-    let executor = harness::start_for(&admin, dir.path(), &observed).await;
-    let address = executor.address().to_owned();
+    let Running {
+        admin,
+        dir: _dir,
+        observed,
+        executor,
+        address,
+    } = Running::start(Generation::G3).await;
 
     let mut slow = trigger(1, 1, "sleep", "20000");
     slow.executor_timeout = 1;
-    assert_eq!(admin.trigger(&address, &slow).await.code(), 200);
+    accept(&admin, &address, &slow).await;
     let timed_out = callback(&admin, 1).await;
     assert_eq!(timed_out.handle_code, 502);
     assert_eq!(timed_out.handle_msg.as_deref(), Some("job execute timeout "));
     assert_eq!(*observed.cancel_reasons.lock().unwrap(), [CancelReason::TimedOut]);
 
-    assert_eq!(
-        admin.trigger(&address, &trigger(2, 2, "panic", "")).await.code(),
-        200
-    );
+    accept(&admin, &address, &trigger(2, 2, "panic", "")).await;
     let panicked = callback(&admin, 2).await;
     assert_eq!(panicked.handle_code, 500);
     assert_eq!(
@@ -159,10 +127,7 @@ async fn timeout_panic_lost_result_and_sharding() {
         Some("job handler panicked: handler bug")
     );
 
-    assert_eq!(
-        admin.trigger(&address, &trigger(3, 3, "lost", "")).await.code(),
-        200
-    );
+    accept(&admin, &address, &trigger(3, 3, "lost", "")).await;
     assert_eq!(
         callback(&admin, 3).await.handle_msg.as_deref(),
         Some("job handle result lost.")
@@ -171,7 +136,7 @@ async fn timeout_panic_lost_result_and_sharding() {
     let mut shard = trigger(4, 4, "echo", "s");
     shard.broadcast_index = 2;
     shard.broadcast_total = 3;
-    assert_eq!(admin.trigger(&address, &shard).await.code(), 200);
+    accept(&admin, &address, &shard).await;
     assert_eq!(callback(&admin, 4).await.handle_msg.as_deref(), Some("s 2/3"));
 
     let missing = admin.trigger(&address, &trigger(5, 5, "nope", "")).await;
@@ -205,11 +170,13 @@ async fn timeout_panic_lost_result_and_sharding() {
 
 #[tokio::test]
 async fn glue_handlers_are_cached_per_source_version() {
-    let admin = harness::admin(Generation::G2).await;
-    let dir = tempfile::tempdir().unwrap();
-    let observed = Arc::new(Observed::default());
-    let executor = harness::start_for(&admin, dir.path(), &observed).await;
-    let address = executor.address().to_owned();
+    let Running {
+        admin,
+        dir,
+        observed,
+        executor,
+        address,
+    } = Running::start(Generation::G2).await;
     let glue = |log_id: i64, source: &str, updated: i64| {
         let mut request = trigger(7, log_id, "", "");
         request.glue_type = Some(Lenient::Known(GlueType::Shell));
@@ -217,12 +184,12 @@ async fn glue_handlers_are_cached_per_source_version() {
         request.glue_updatetime = updated;
         request
     };
-    assert_eq!(admin.trigger(&address, &glue(1, "echo a", 100)).await.code(), 200);
+    accept(&admin, &address, &glue(1, "echo a", 100)).await;
     assert_eq!(
         callback(&admin, 1).await.handle_msg.as_deref(),
         Some("echo a@100")
     );
-    assert_eq!(admin.trigger(&address, &glue(2, "echo a", 100)).await.code(), 200);
+    accept(&admin, &address, &glue(2, "echo a", 100)).await;
     assert_eq!(
         callback(&admin, 2).await.handle_msg.as_deref(),
         Some("echo a@100")
@@ -232,7 +199,7 @@ async fn glue_handlers_are_cached_per_source_version() {
         1,
         "same version reuses the handler"
     );
-    assert_eq!(admin.trigger(&address, &glue(3, "echo b", 200)).await.code(), 200);
+    accept(&admin, &address, &glue(3, "echo b", 200)).await;
     assert_eq!(
         callback(&admin, 3).await.handle_msg.as_deref(),
         Some("echo b@200")
@@ -267,13 +234,7 @@ async fn log_paging_in_both_numberings() {
         let executor = harness::start_for(&admin, dir.path(), &observed).await;
         let address = executor.address().to_owned();
         let log_id = if generation == Generation::G1 { 1 } else { 2 };
-        assert_eq!(
-            admin
-                .trigger(&address, &trigger(1, log_id, "echo", "x"))
-                .await
-                .code(),
-            200
-        );
+        accept(&admin, &address, &trigger(1, log_id, "echo", "x")).await;
         let date = callback(&admin, log_id).await.log_date_time;
         // The callback outcome line lands after the callback; wait for the file to settle at 5 lines.
         let request = |from| LogRequest {
@@ -319,22 +280,15 @@ async fn log_paging_in_both_numberings() {
 
 #[tokio::test]
 async fn shutdown_cancels_running_executions() {
-    let admin = harness::admin(Generation::G3).await;
-    let dir = tempfile::tempdir().unwrap();
-    let observed = Arc::new(Observed::default());
-    let executor = harness::start_for(&admin, dir.path(), &observed).await;
-    let address = executor.address().to_owned();
-    assert_eq!(
-        admin
-            .trigger(&address, &trigger(1, 1, "sleep", "20000"))
-            .await
-            .code(),
-        200
-    );
-    assert_eq!(
-        admin.trigger(&address, &trigger(1, 2, "sleep", "1")).await.code(),
-        200
-    );
+    let Running {
+        admin,
+        dir: _dir,
+        observed,
+        executor,
+        address,
+    } = Running::start(Generation::G3).await;
+    accept(&admin, &address, &trigger(1, 1, "sleep", "20000")).await;
+    accept(&admin, &address, &trigger(1, 2, "sleep", "1")).await;
     assert!(
         wait_until(WAIT, || async {
             admin.idle_beat(&address, 1).await.code() == 500

@@ -6,16 +6,18 @@ use xjob_executor::{AdminGenerationMode, Executor, ExecutorConfig, ExecutorError
 use xjob_protocol::{ExecutorEndpoint, Generation, LogId, LogRequest, message};
 use xjob_test_support::{StandinAdmin, wait_until};
 
-use crate::harness::{self, APP, Observed, TOKEN, WAIT, callback, trigger};
+use crate::harness::{self, APP, Observed, Running, TOKEN, WAIT, callback, trigger};
 
 #[tokio::test]
 async fn every_endpoint_in_every_generation() {
     for generation in Generation::ALL {
-        let admin = harness::admin(generation).await;
-        let dir = tempfile::tempdir().unwrap();
-        let observed = Arc::new(Observed::default());
-        let executor = harness::start_for(&admin, dir.path(), &observed).await;
-        let address = executor.address().to_owned();
+        let Running {
+            admin,
+            dir: _dir,
+            observed: _,
+            executor,
+            address,
+        } = Running::start(generation).await;
         assert_eq!(
             admin.registrations()[0].registry_value.as_deref(),
             Some(address.as_str())
