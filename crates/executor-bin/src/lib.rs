@@ -7,4 +7,5 @@
 mod command;
 mod execution;
 mod glue;
+mod http_call;
 mod process;
