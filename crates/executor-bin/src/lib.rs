@@ -5,7 +5,10 @@
 #![allow(dead_code)]
 
 mod command;
+mod config;
 mod execution;
 mod glue;
 mod http_call;
 mod process;
+
+pub use config::{AdminGeneration, ExecutorArgs, Secret};
