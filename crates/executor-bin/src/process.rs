@@ -101,7 +101,7 @@ impl ProcessCommand {
         let pid = child
             .id()
             .ok_or_else(|| io::Error::other("the started process has no id"))?;
-        let group = ProcessGroup::new(pid)?;
+        let mut group = ProcessGroup::new(pid)?;
 
         let copies = [
             child.stdout.take().map(|out| spawn_copy(out, Arc::clone(&sink))),
@@ -123,6 +123,8 @@ impl ProcessCommand {
             }
         };
 
+        // Every member got SIGKILL or was gone; a later kill could only hit a reused process id.
+        group.disarm();
         for copy in copies.into_iter().flatten() {
             finish_copy(copy).await;
         }
@@ -143,6 +145,7 @@ fn exit_code(status: ExitStatus) -> i32 {
 /// dropped mid-run (for example when the executor shuts down) leaves nothing behind either.
 struct ProcessGroup {
     id: Pid,
+    armed: bool,
 }
 
 impl ProcessGroup {
@@ -150,7 +153,13 @@ impl ProcessGroup {
         let id = i32::try_from(leader).map_err(|_| io::Error::other("process id out of range"))?;
         Ok(ProcessGroup {
             id: Pid::from_raw(id),
+            armed: true,
         })
+    }
+
+    /// Stops the kill on drop once the group has been dealt with.
+    fn disarm(&mut self) {
+        self.armed = false;
     }
 
     /// Whether any process (zombies included) still belongs to the group.
@@ -189,8 +198,10 @@ impl ProcessGroup {
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
-        // Normally the group is empty by now and this finds nothing; it matters when the run was abandoned.
-        let _ = killpg(self.id, Signal::SIGKILL);
+        // Only a run that was abandoned midway (its future dropped) gets here armed.
+        if self.armed {
+            let _ = killpg(self.id, Signal::SIGKILL);
+        }
     }
 }
 
