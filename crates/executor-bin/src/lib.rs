@@ -4,6 +4,7 @@
 // The handlers are connected to the executor in a following change; until then nothing calls them.
 #![allow(dead_code)]
 
+mod address;
 mod command;
 mod config;
 mod execution;
