@@ -306,6 +306,49 @@ mod tests {
         assert!(log.contains("interpreter `xjob-no-such-interpreter` not found on PATH"));
     }
 
+    /// Whether `program` is an executable file in one of the `PATH` directories.
+    fn on_path(program: &str) -> bool {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+    }
+
+    #[tokio::test]
+    async fn every_script_type_whose_interpreter_exists() {
+        let cases = [
+            (GlueType::Shell, "echo \"$1|$2|$3\""),
+            (GlueType::Python, "import sys\nprint('|'.join(sys.argv[1:]))"),
+            (GlueType::Python2, "import sys\nprint('|'.join(sys.argv[1:]))"),
+            (GlueType::Nodejs, "console.log(process.argv.slice(2).join('|'))"),
+            (
+                GlueType::Php,
+                "<?php echo implode('|', array_slice($argv, 1)), \"\\n\";",
+            ),
+            (GlueType::PowerShell, "Write-Output ($args -join '|')"),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let scripts = GlueScripts::new(dir.path(), Duration::from_secs(1));
+        let mut ran = 0;
+        for (job_id, (glue_type, source)) in (1..).zip(cases) {
+            let interpreter = glue_type.interpreter(INTERPRETER_GENERATION).unwrap();
+            if !on_path(interpreter) {
+                eprintln!("skipping {glue_type}: `{interpreter}` is not on PATH");
+                continue;
+            }
+            let script = scripts.script(JobId(job_id), glue_type, source, 1).unwrap();
+            let (execution, log) = execution("a b", 2, 5);
+            assert_eq!(
+                script.run(&execution).await,
+                Verdict::Success,
+                "{glue_type}: {:?}",
+                log.lines()
+            );
+            assert_eq!(log.lines()[1..], ["a b|2|5"], "{glue_type}");
+            ran += 1;
+        }
+        // bash and python3 are present wherever the project builds.
+        assert!(ran >= 2);
+    }
+
     #[test]
     fn non_script_types_are_refused() {
         let dir = tempfile::tempdir().unwrap();
