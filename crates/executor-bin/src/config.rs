@@ -15,6 +15,9 @@ use serde::{Deserialize, Deserializer};
 
 use crate::http_call::HostAllowList;
 
+/// The environment variable that carries the access token; job processes do not inherit it.
+pub(crate) const ACCESS_TOKEN_ENV: &str = "XJOB_EXECUTOR_ACCESS_TOKEN";
+
 /// Command-line flags of the ready executor (`xjob executor …`). Each flag can also be given through the
 /// environment variable named in its help; a flag wins over the variable, both win over the file.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -40,7 +43,7 @@ pub struct ExecutorArgs {
     #[arg(
         long = "token",
         visible_alias = "access-token",
-        env = "XJOB_EXECUTOR_ACCESS_TOKEN",
+        env = ACCESS_TOKEN_ENV,
         hide_env_values = true,
         value_name = "TOKEN"
     )]

@@ -20,6 +20,8 @@ use tokio::process::Command;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::ACCESS_TOKEN_ENV;
+
 /// The longest output line kept whole; the rest of a longer line is dropped and counted.
 pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024;
 
@@ -91,6 +93,9 @@ impl ProcessCommand {
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
+            // Scripts and commands come from the admin; they get the executor's environment, as upstream's
+            // do, but not the token that lets anyone trigger jobs on this executor.
+            .env_remove(ACCESS_TOKEN_ENV)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
