@@ -63,22 +63,10 @@ fn parse(line: &str) -> Option<ProcessCommand> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use tokio_util::sync::CancellationToken;
-
     use super::*;
-    use crate::process::tests::RecordedLines;
 
     async fn run(param: &str) -> (Verdict, Vec<String>) {
-        let sink = Arc::new(RecordedLines::default());
-        let execution = Execution {
-            param: param.to_owned(),
-            shard_index: 0,
-            shard_total: 1,
-            log: sink.clone(),
-            cancel: CancellationToken::new(),
-        };
+        let (execution, sink) = Execution::recorded(param, 0, 1);
         let verdict = CommandRunner::new(Duration::from_secs(1)).run(&execution).await;
         (verdict, sink.lines())
     }

@@ -36,3 +36,23 @@ impl Execution {
         self.log.line(line);
     }
 }
+
+#[cfg(test)]
+impl Execution {
+    /// An execution whose log lines are recorded, for tests.
+    pub(crate) fn recorded(
+        param: &str,
+        shard_index: u32,
+        shard_total: u32,
+    ) -> (Execution, Arc<crate::process::tests::RecordedLines>) {
+        let sink = Arc::new(crate::process::tests::RecordedLines::default());
+        let execution = Execution {
+            param: param.to_owned(),
+            shard_index,
+            shard_total,
+            log: sink.clone(),
+            cancel: CancellationToken::new(),
+        };
+        (execution, sink)
+    }
+}

@@ -167,21 +167,11 @@ fn remove_versions(source_dir: &Path, job_id: JobId) -> io::Result<()> {
 mod tests {
     use std::sync::Arc;
 
-    use tokio_util::sync::CancellationToken;
-
     use super::*;
     use crate::process::tests::RecordedLines;
 
     fn execution(param: &str, shard_index: u32, shard_total: u32) -> (Execution, Arc<RecordedLines>) {
-        let sink = Arc::new(RecordedLines::default());
-        let execution = Execution {
-            param: param.to_owned(),
-            shard_index,
-            shard_total,
-            log: sink.clone(),
-            cancel: CancellationToken::new(),
-        };
-        (execution, sink)
+        Execution::recorded(param, shard_index, shard_total)
     }
 
     fn file_names(dir: &Path) -> Vec<String> {

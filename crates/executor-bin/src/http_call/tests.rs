@@ -6,10 +6,8 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::Redirect;
 use axum::routing::{any, get};
-use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::process::tests::RecordedLines;
 
 #[test]
 fn allow_list_matching() {
@@ -181,14 +179,7 @@ async fn start_server() -> SocketAddr {
 
 async fn call(allowed: &[&str], param: &str) -> (Verdict, Vec<String>) {
     let caller = HttpCaller::new(HostAllowList::parse(allowed).unwrap()).unwrap();
-    let sink = Arc::new(RecordedLines::default());
-    let execution = Execution {
-        param: param.to_owned(),
-        shard_index: 0,
-        shard_total: 1,
-        log: sink.clone(),
-        cancel: CancellationToken::new(),
-    };
+    let (execution, sink) = Execution::recorded(param, 0, 1);
     let verdict = caller.run(&execution).await;
     (verdict, sink.lines())
 }

@@ -24,6 +24,24 @@ impl LogSink for RecordedLines {
     }
 }
 
+/// Runs `command` on its own task; returns the task, the recorded output and the token that cancels it.
+fn spawn_run(
+    command: ProcessCommand,
+) -> (
+    tokio::task::JoinHandle<io::Result<ProcessOutcome>>,
+    Arc<RecordedLines>,
+    CancellationToken,
+) {
+    let sink = Arc::new(RecordedLines::default());
+    let cancel = CancellationToken::new();
+    let run = {
+        let sink: Arc<dyn LogSink> = sink.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move { command.run(sink, &cancel).await })
+    };
+    (run, sink, cancel)
+}
+
 /// Polls `condition` every 20 ms until it holds or `limit` passes; returns whether it held.
 pub(crate) async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
@@ -142,13 +160,7 @@ async fn huge_output_streams_with_bounded_lines() {
 
 #[tokio::test]
 async fn output_arrives_while_the_process_runs() {
-    let sink = Arc::new(RecordedLines::default());
-    let cancel = CancellationToken::new();
-    let run = {
-        let sink: Arc<dyn LogSink> = sink.clone();
-        let cancel = cancel.clone();
-        tokio::spawn(async move { bash("echo early; sleep 30").run(sink, &cancel).await })
-    };
+    let (run, sink, cancel) = spawn_run(bash("echo early; sleep 30"));
     assert!(wait_until(Duration::from_secs(10), || sink.contains("early")).await);
     cancel.cancel();
     assert_eq!(run.await.unwrap().unwrap(), ProcessOutcome::Cancelled);
@@ -159,18 +171,7 @@ async fn cancel_kills_the_whole_group() {
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("grandchild.pid");
     let script = format!("sleep 300 & echo $! > {}; echo started; wait", pid_file.display());
-    let sink = Arc::new(RecordedLines::default());
-    let cancel = CancellationToken::new();
-    let run = {
-        let sink: Arc<dyn LogSink> = sink.clone();
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            bash(&script)
-                .kill_grace(Duration::from_secs(5))
-                .run(sink, &cancel)
-                .await
-        })
-    };
+    let (run, sink, cancel) = spawn_run(bash(&script).kill_grace(Duration::from_secs(5)));
     assert!(wait_until(Duration::from_secs(10), || sink.contains("started")).await);
     let grandchild = read_pid(&pid_file).unwrap();
     assert!(process_running(grandchild));
@@ -188,18 +189,7 @@ async fn cancel_escalates_to_sigkill_when_sigterm_is_ignored() {
         "trap '' TERM; sleep 300 & echo $! > {}; echo started; wait; wait",
         pid_file.display()
     );
-    let sink = Arc::new(RecordedLines::default());
-    let cancel = CancellationToken::new();
-    let run = {
-        let sink: Arc<dyn LogSink> = sink.clone();
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            bash(&script)
-                .kill_grace(Duration::from_millis(300))
-                .run(sink, &cancel)
-                .await
-        })
-    };
+    let (run, sink, cancel) = spawn_run(bash(&script).kill_grace(Duration::from_millis(300)));
     assert!(wait_until(Duration::from_secs(10), || sink.contains("started")).await);
     let grandchild = read_pid(&pid_file).unwrap();
 
