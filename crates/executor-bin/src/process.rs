@@ -35,10 +35,16 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the group is probed while waiting for leftover members to react to SIGTERM.
 const GROUP_POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// Receives the output of a child process, one line at a time, as it arrives.
+/// An execution log: receives the handlers' own lines and the output of child processes, one line at a
+/// time, as it arrives.
 pub(crate) trait LogSink: Send + Sync + 'static {
-    /// Records one line of output (without its line terminator).
+    /// Records one line written by a handler (without line terminator).
     fn line(&self, text: &str);
+
+    /// Records one line of a child process's output (without line terminator).
+    fn output(&self, text: &str) {
+        self.line(text);
+    }
 }
 
 /// A program and its arguments, started with [`ProcessCommand::run`].
@@ -228,7 +234,7 @@ async fn copy_lines(mut reader: impl AsyncRead + Unpin, sink: Arc<dyn LogSink>) 
     loop {
         match reader.read(&mut buffer).await {
             Ok(0) => break,
-            Ok(read) => lines.push(&buffer[..read], &mut |line| sink.line(line)),
+            Ok(read) => lines.push(&buffer[..read], &mut |line| sink.output(line)),
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => {
                 tracing::debug!(%error, "reading a job's output failed");
@@ -236,7 +242,7 @@ async fn copy_lines(mut reader: impl AsyncRead + Unpin, sink: Arc<dyn LogSink>) 
             }
         }
     }
-    lines.finish(&mut |line| sink.line(line));
+    lines.finish(&mut |line| sink.output(line));
 }
 
 /// Cuts a byte stream into lines (`\n`, with a trailing `\r` removed), decoding each as lossy UTF-8 and
