@@ -86,6 +86,7 @@ impl GlueScripts {
 
 impl GlueScript {
     /// The source file this script runs from.
+    #[cfg(test)]
     pub(crate) fn file(&self) -> &Path {
         &self.file
     }
