@@ -24,8 +24,10 @@ pub struct ReadyExecutor {
 /// Loads the configuration from `args`, starts the executor and runs it until SIGTERM or Ctrl-C, then shuts
 /// it down gracefully (running jobs get the configured grace, then are killed and reported).
 pub async fn run(args: ExecutorArgs) -> anyhow::Result<()> {
+    // Listening for signals is set up first, so that a failure there cannot strand a started executor.
+    let stop = shutdown_signal()?;
     let executor = start(args).await?;
-    shutdown_signal().await?;
+    stop.await;
     tracing::info!("shutdown requested");
     executor.shutdown().await;
     Ok(())
@@ -49,8 +51,9 @@ pub async fn start(args: ExecutorArgs) -> anyhow::Result<ReadyExecutor> {
     tracing::info!(
         app_name = %config.app_name,
         listen = %handle.local_addr(),
+        address = %handle.address(),
         glue_enabled = config.glue_enabled,
-        "executor started"
+        "ready executor running"
     );
     Ok(ReadyExecutor { handle })
 }
@@ -59,6 +62,11 @@ impl ReadyExecutor {
     /// The address the executor listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.handle.local_addr()
+    }
+
+    /// The address registered with the admins.
+    pub fn address(&self) -> &str {
+        self.handle.address()
     }
 
     /// Stops accepting triggers, lets running jobs finish within the grace, kills the rest, flushes
@@ -110,14 +118,82 @@ fn reserve_port(bind: SocketAddr) -> anyhow::Result<u16> {
         .port())
 }
 
-/// Resolves when the process receives SIGTERM or SIGINT (Ctrl-C).
-async fn shutdown_signal() -> anyhow::Result<()> {
+/// A future that resolves when the process receives SIGTERM or SIGINT (Ctrl-C).
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn config(adjust: impl FnOnce(&mut ExecutorArgs)) -> Config {
+        let mut args = ExecutorArgs {
+            app_name: Some("demo".to_owned()),
+            admin_addresses: vec!["http://127.0.0.1:8080/xxl-job-admin".to_owned()],
+            access_token: Some(Secret::from("t".to_owned())),
+            ..ExecutorArgs::default()
+        };
+        adjust(&mut args);
+        Config::load(&args).unwrap()
     }
-    Ok(())
+
+    #[test]
+    fn settings_reach_the_sdk() {
+        let sdk = executor_config(&config(|args| {
+            args.ip = Some("10.1.2.3".parse().unwrap());
+            args.base_path = Some("/exec".to_owned());
+            args.admin_generation = Some(AdminGeneration::G1);
+            args.glue_enabled = Some(false);
+            args.log_retention_days = Some(2);
+        }))
+        .unwrap();
+        assert_eq!(sdk.bind, "0.0.0.0:9999".parse().unwrap());
+        assert_eq!(sdk.address.as_deref(), Some("http://10.1.2.3:9999/exec/"));
+        assert_eq!(sdk.admin_generation, AdminGenerationMode::Fixed(Generation::G1));
+        assert_eq!(sdk.access_token.as_ref().map(|token| token.expose()), Some("t"));
+        assert_eq!(
+            (sdk.glue_enabled, sdk.log_retention_days, sdk.base_path.as_str()),
+            (false, 2, "/exec")
+        );
+    }
+
+    #[test]
+    fn address_is_left_to_the_sdk_for_a_specific_listen_address() {
+        let sdk = executor_config(&config(|args| {
+            args.listen = Some("127.0.0.1".parse().unwrap());
+            args.port = Some(0);
+        }))
+        .unwrap();
+        assert_eq!((sdk.bind, sdk.address), ("127.0.0.1:0".parse().unwrap(), None));
+    }
+
+    #[test]
+    fn port_zero_on_every_interface_gets_a_real_port_in_the_address() {
+        let sdk = executor_config(&config(|args| {
+            args.ip = Some("10.1.2.3".parse().unwrap());
+            args.port = Some(0);
+        }))
+        .unwrap();
+        assert_ne!(sdk.bind.port(), 0);
+        assert_eq!(sdk.address, Some(format!("http://10.1.2.3:{}/", sdk.bind.port())));
+    }
+
+    #[test]
+    fn configured_address_is_used_verbatim() {
+        let sdk = executor_config(&config(|args| {
+            args.address = Some("http://exec.example.com/".to_owned())
+        }))
+        .unwrap();
+        assert_eq!(sdk.address.as_deref(), Some("http://exec.example.com/"));
+    }
 }
