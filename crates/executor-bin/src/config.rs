@@ -76,7 +76,7 @@ pub struct ExecutorArgs {
     /// Whether GLUE script jobs run (upstream `xxl.job.executor.glueenabled`).
     #[arg(long, env = "XJOB_EXECUTOR_GLUE_ENABLED", value_name = "BOOL")]
     pub glue_enabled: Option<bool>,
-    /// Hosts httpJobHandler may call: host, host:port, *.domain or scheme://host[:port], comma-separated.
+    /// Hosts httpJobHandler may call: host, host:port, *.domain or `scheme://host[:port]`, comma-separated.
     /// Empty: every call is refused.
     #[arg(
         long = "http-allow-host",

@@ -8,79 +8,106 @@ use xjob_protocol::message::{JOB_EXECUTE_TIMEOUT, StopReason};
 
 use crate::harness::{Running, next_log_id, on_path, process_running, wait_until};
 
-/// A shell script that starts a sleeping grandchild, records both process ids and waits.
-fn sleeper(pid_dir: &std::path::Path) -> String {
-    format!(
-        "echo $$ > {dir}/shell.pid\nsleep 300 &\necho $! > {dir}/grandchild.pid\necho started\nwait\n",
-        dir = pid_dir.display()
-    )
+/// A running shell script that started a sleeping grandchild, with both process ids.
+struct Sleeper {
+    log_id: i64,
+    pids: [i32; 2],
+    _pid_dir: tempfile::TempDir,
 }
 
-async fn read_pids(pid_dir: &std::path::Path) -> [i32; 2] {
-    let read = |name: &str| {
-        std::fs::read_to_string(pid_dir.join(name))
-            .ok()?
-            .trim()
-            .parse::<i32>()
-            .ok()
-    };
-    assert!(
-        wait_until(Duration::from_secs(10), || read("shell.pid").is_some()
-            && read("grandchild.pid").is_some())
-        .await,
-        "the script did not start"
-    );
-    [read("shell.pid").unwrap(), read("grandchild.pid").unwrap()]
+impl Sleeper {
+    /// Triggers the script as job `job_id` with the trigger fields `extra` and waits until it runs.
+    async fn start(running: &Running, job_id: i32, extra: serde_json::Value) -> Sleeper {
+        let pid_dir = tempfile::tempdir().unwrap();
+        let source = format!(
+            "echo $$ > {dir}/shell.pid\nsleep 300 &\necho $! > {dir}/grandchild.pid\necho started\nwait\n",
+            dir = pid_dir.path().display()
+        );
+        let mut trigger = json!({"glueType": "GLUE_SHELL", "glueSource": source, "glueUpdatetime": 11});
+        for (key, value) in extra.as_object().unwrap() {
+            trigger[key] = value.clone();
+        }
+        let log_id = next_log_id();
+        running.run(job_id, log_id, trigger).await;
+
+        let read = |name: &str| {
+            std::fs::read_to_string(pid_dir.path().join(name))
+                .ok()?
+                .trim()
+                .parse::<i32>()
+                .ok()
+        };
+        let started = wait_until(Duration::from_secs(10), || {
+            read("shell.pid").is_some() && read("grandchild.pid").is_some()
+        });
+        assert!(started.await, "the script did not start");
+        let pids = [read("shell.pid").unwrap(), read("grandchild.pid").unwrap()];
+        assert!(pids.iter().all(|&pid| process_running(pid)));
+        Sleeper {
+            log_id,
+            pids,
+            _pid_dir: pid_dir,
+        }
+    }
+
+    async fn assert_all_gone(&self) {
+        let gone = wait_until(Duration::from_secs(5), || {
+            self.pids.iter().all(|&pid| !process_running(pid))
+        });
+        assert!(gone.await, "processes {:?} outlived the job", self.pids);
+    }
 }
 
 #[tokio::test]
 async fn kill_stops_the_script_and_its_children() {
     let running = Running::start().await;
-    let pid_dir = tempfile::tempdir().unwrap();
-    let log_id = next_log_id();
-    let glue = json!({"glueType": "GLUE_SHELL", "glueSource": sleeper(pid_dir.path()), "glueUpdatetime": 11});
-    running.run(41, log_id, glue).await;
-    let pids = read_pids(pid_dir.path()).await;
-    assert!(pids.iter().all(|&pid| process_running(pid)));
-
+    let sleeper = Sleeper::start(&running, 41, json!({})).await;
     let reply = running.post("kill", json!({"jobId": 41})).await;
     assert_eq!(reply["code"], 200, "{reply}");
-    let result = running.result(log_id).await;
-    assert_eq!(result.handle_code, 500);
+    let result = running.result(sleeper.log_id).await;
+    let killed = StopReason::Killed.running_execution_killed();
     assert_eq!(
-        result.handle_msg.as_deref(),
-        Some(StopReason::Killed.running_execution_killed().as_str())
+        (result.handle_code, result.handle_msg.as_deref()),
+        (500, Some(killed.as_str()))
     );
-    assert!(
-        wait_until(Duration::from_secs(5), || pids
-            .iter()
-            .all(|&pid| !process_running(pid)))
-        .await
-    );
+    sleeper.assert_all_gone().await;
     running.executor.shutdown().await;
 }
 
 #[tokio::test]
 async fn timeout_stops_the_script_and_its_children() {
     let running = Running::start().await;
-    let pid_dir = tempfile::tempdir().unwrap();
-    let log_id = next_log_id();
-    let glue = json!({"glueType": "GLUE_SHELL", "glueSource": sleeper(pid_dir.path()), "executorTimeout": 1});
-    running.run(42, log_id, glue).await;
-    let pids = read_pids(pid_dir.path()).await;
-
-    let result = running.result(log_id).await;
+    let sleeper = Sleeper::start(&running, 42, json!({"executorTimeout": 1})).await;
+    let result = running.result(sleeper.log_id).await;
     assert_eq!(
         (result.handle_code, result.handle_msg.as_deref()),
         (502, Some(JOB_EXECUTE_TIMEOUT))
     );
-    assert!(
-        wait_until(Duration::from_secs(5), || pids
-            .iter()
-            .all(|&pid| !process_running(pid)))
-        .await
-    );
+    sleeper.assert_all_gone().await;
     running.executor.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_running_scripts_after_the_grace() {
+    let running = Running::start().await;
+    let sleeper = Sleeper::start(&running, 48, json!({})).await;
+    // The log directory stays until the end: the executor writes to it while it stops.
+    let Running {
+        admin,
+        executor,
+        logs: _logs,
+        ..
+    } = running;
+    executor.shutdown().await;
+    let result = admin
+        .callback(sleeper.log_id)
+        .expect("shutdown reports the killed execution");
+    let killed = StopReason::Shutdown.running_execution_killed();
+    assert_eq!(
+        (result.handle_code, result.handle_msg.as_deref()),
+        (500, Some(killed.as_str()))
+    );
+    sleeper.assert_all_gone().await;
 }
 
 #[tokio::test]
