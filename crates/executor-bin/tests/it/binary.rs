@@ -9,9 +9,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::json;
 use tokio::process::{Child, Command};
+use xjob_protocol::{ExecutorEndpoint, Generation};
+use xjob_test_support::{StandinAdmin, wait_until};
 
-use crate::admin::RecordingAdmin;
-use crate::harness::{TOKEN, http_client, next_log_id, now_ms, post_json, wait_until};
+use crate::harness::{TOKEN, next_log_id, trigger_body};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_xjob-executor");
 
@@ -24,7 +25,6 @@ fn executor(logs: &Path, env: &[(&str, &str)], flags: &[&str]) -> Command {
         .env("XJOB_EXECUTOR_LOG_PATH", logs)
         .env("XJOB_EXECUTOR_LISTEN", "127.0.0.1")
         .env("XJOB_EXECUTOR_PORT", "0")
-        .env("XJOB_EXECUTOR_ADMIN_GENERATION", "g2")
         .envs(env.iter().copied())
         .args(flags)
         .stdin(Stdio::null())
@@ -47,19 +47,16 @@ async fn fails(logs: &Path, env: &[(&str, &str)], flags: &[&str]) -> (i32, Strin
 }
 
 /// Waits for the first registration and returns `(AppName, address)`.
-async fn registration(admin: &RecordingAdmin) -> (String, String) {
-    let mut found = None;
-    let registered = wait_until(Duration::from_secs(20), || {
-        found = admin
-            .registry_calls()
-            .into_iter()
-            .find(|(endpoint, _, _)| endpoint == "registry");
-        found.is_some()
-    })
-    .await;
-    assert!(registered, "the executor did not register");
-    let (_, app_name, address) = found.unwrap();
-    (app_name, address)
+async fn registration(admin: &StandinAdmin) -> (String, String) {
+    let registered = wait_until(Duration::from_secs(20), || async {
+        !admin.registrations().is_empty()
+    });
+    assert!(registered.await, "the executor did not register");
+    let first = admin.registrations().remove(0);
+    (
+        first.registry_key.unwrap_or_default(),
+        first.registry_value.unwrap_or_default(),
+    )
 }
 
 /// Sends SIGTERM and waits for a clean exit.
@@ -90,18 +87,17 @@ async fn flags_beat_environment_beats_file() {
         ),
     ];
     for (env, flags, expected) in cases {
-        let admin = RecordingAdmin::start().await;
-        let admin_url = admin.url();
+        // A G3 admin accepts only the AppName it expects, so a wrong one would never register.
+        let admin = StandinAdmin::start(Generation::G3, Some("file-token"), expected).await;
+        let admin_url = admin.base_url();
         let mut all_flags = vec!["--config", file, "--admin", &admin_url];
         all_flags.extend_from_slice(flags);
         let child = executor(logs.path(), env, &all_flags).spawn().unwrap();
         assert_eq!(registration(&admin).await.0, expected);
         terminate(child).await;
-        let calls = admin.registry_calls();
-        assert_eq!(
-            calls.last().map(|call| (call.0.as_str(), call.1.as_str())),
-            Some(("registryRemove", expected))
-        );
+        let removals = admin.removals();
+        assert_eq!(removals.len(), 1, "a graceful stop deregisters once");
+        assert_eq!(removals[0].registry_key.as_deref(), Some(expected));
     }
 }
 
@@ -134,38 +130,46 @@ async fn bad_settings_stop_start_up_with_a_line_naming_them() {
     std::fs::write(&file, "app_name = \"a\"\nprot = 1\n").unwrap();
     let (code, stderr) = fails(logs.path(), &env[..3], &["--config", file.to_str().unwrap()]).await;
     assert_eq!(code, 1);
-    assert!(
-        stderr.starts_with(&format!(
-            "error: config file {}: line 2: unknown field `prot`",
-            file.display()
-        )),
-        "{stderr}"
+    let expected = format!(
+        "error: config file {}: line 2: unknown field `prot`",
+        file.display()
     );
+    assert!(stderr.starts_with(&expected), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 #[tokio::test]
 async fn job_processes_do_not_see_the_token() {
     let logs = tempfile::tempdir().unwrap();
-    let admin = RecordingAdmin::start().await;
+    let admin = StandinAdmin::start(Generation::G3, Some(TOKEN), "token-check").await;
+    let admin_url = admin.base_url();
     let env = [
         ("XJOB_EXECUTOR_APP_NAME", "token-check"),
-        ("XJOB_EXECUTOR_ADMIN_ADDRESSES", &admin.url()),
+        ("XJOB_EXECUTOR_ADMIN_ADDRESSES", admin_url.as_str()),
         ("XJOB_EXECUTOR_ACCESS_TOKEN", TOKEN),
     ];
     let child = executor(logs.path(), &env, &[]).spawn().unwrap();
     let (_, address) = registration(&admin).await;
 
     let log_id = next_log_id();
-    let trigger = json!({
-        "jobId": 80, "executorHandler": "commandJobHandler", "executorParams": "env",
-        "executorBlockStrategy": "SERIAL_EXECUTION", "executorTimeout": 0, "logId": log_id,
-        "logDateTime": now_ms(), "glueType": "BEAN", "glueUpdatetime": 1, "broadcastIndex": 0, "broadcastTotal": 1
+    let trigger = trigger_body(
+        80,
+        log_id,
+        json!({"executorHandler": "commandJobHandler", "executorParams": "env"}),
+    );
+    let reply = admin
+        .send(
+            &address,
+            ExecutorEndpoint::Trigger,
+            trigger.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(reply.code(), 200, "{}", reply.body);
+    let finished = wait_until(Duration::from_secs(20), || async {
+        admin.callback_for(log_id).is_some()
     });
-    let reply = post_json(&http_client(), &format!("{address}run"), &trigger).await;
-    assert_eq!(reply["code"], 200, "{reply}");
-    assert!(wait_until(Duration::from_secs(20), || admin.callback(log_id).is_some()).await);
-    assert_eq!(admin.callback(log_id).unwrap().handle_code, 200);
+    assert!(finished.await, "no result for the env command");
+    assert_eq!(admin.callback_for(log_id).unwrap().handle_code, 200);
     terminate(child).await;
 
     let log = find_log(logs.path(), log_id);

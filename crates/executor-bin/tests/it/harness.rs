@@ -3,34 +3,33 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use xjob_executor_bin::{AdminGeneration, ExecutorArgs, ReadyExecutor, Secret};
-use xjob_protocol::CallbackItem;
-
-use crate::admin::RecordingAdmin;
+use xjob_protocol::{CallbackItem, ExecutorEndpoint, Generation};
+use xjob_test_support::{ExecutorReply, StandinAdmin, wait_until};
 
 pub(crate) const TOKEN: &str = "it-token";
+pub(crate) const APP_NAME: &str = "xjob-it";
 
 /// A ready executor with its admin and log directory.
 pub(crate) struct Running {
-    pub(crate) admin: RecordingAdmin,
+    pub(crate) admin: StandinAdmin,
     pub(crate) executor: ReadyExecutor,
     pub(crate) logs: tempfile::TempDir,
-    http: reqwest::Client,
 }
 
-/// Settings a test may change before start.
-pub(crate) fn args(admin: &RecordingAdmin, logs: &Path) -> ExecutorArgs {
+/// Settings of an executor on loopback that detects the admin's generation.
+pub(crate) fn args(admin: &StandinAdmin, logs: &Path) -> ExecutorArgs {
     ExecutorArgs {
-        app_name: Some("xjob-it".to_owned()),
-        admin_addresses: vec![admin.url()],
+        app_name: Some(APP_NAME.to_owned()),
+        admin_addresses: vec![admin.base_url()],
         access_token: Some(Secret::from(TOKEN.to_owned())),
         listen: Some("127.0.0.1".parse().unwrap()),
         port: Some(0),
         log_path: Some(logs.to_owned()),
-        admin_generation: Some(AdminGeneration::G2),
+        admin_generation: Some(AdminGeneration::Auto),
         shutdown_grace: Some(Duration::from_millis(500)),
         ..ExecutorArgs::default()
     }
@@ -42,7 +41,7 @@ impl Running {
     }
 
     pub(crate) async fn start_with(adjust: impl FnOnce(&mut ExecutorArgs)) -> Running {
-        let admin = RecordingAdmin::start().await;
+        let admin = StandinAdmin::start(Generation::G3, Some(TOKEN), APP_NAME).await;
         let logs = tempfile::tempdir().unwrap();
         let mut args = args(&admin, logs.path());
         adjust(&mut args);
@@ -51,58 +50,39 @@ impl Running {
             admin,
             executor,
             logs,
-            http: http_client(),
         }
     }
 
-    /// Posts to an executor endpoint and returns the reply envelope.
-    pub(crate) async fn post(&self, endpoint: &str, body: Value) -> Value {
-        post_json(
-            &self.http,
-            &format!("http://{}/{endpoint}", self.executor.local_addr()),
-            &body,
-        )
-        .await
+    /// `/kill` for `job_id`, as the admin sends it.
+    pub(crate) async fn kill(&self, job_id: i32) -> ExecutorReply {
+        self.admin.kill(self.executor.address(), job_id).await
     }
 
     /// Triggers a job and returns the reply; `fields` override the defaults of a BEAN trigger.
-    pub(crate) async fn trigger(&self, job_id: i32, log_id: i64, fields: Value) -> Value {
-        let mut body = json!({
-            "jobId": job_id,
-            "executorHandler": "",
-            "executorParams": "",
-            "executorBlockStrategy": "SERIAL_EXECUTION",
-            "executorTimeout": 0,
-            "logId": log_id,
-            "logDateTime": now_ms(),
-            "glueType": "BEAN",
-            "glueSource": "",
-            "glueUpdatetime": 1,
-            "broadcastIndex": 0,
-            "broadcastTotal": 1
-        });
-        for (key, value) in fields.as_object().unwrap() {
-            body[key] = value.clone();
-        }
-        self.post("run", body).await
+    pub(crate) async fn trigger(&self, job_id: i32, log_id: i64, fields: Value) -> ExecutorReply {
+        let body = trigger_body(job_id, log_id, fields);
+        self.admin
+            .send(
+                self.executor.address(),
+                ExecutorEndpoint::Trigger,
+                body.to_string().into_bytes(),
+            )
+            .await
     }
 
     /// Triggers and expects the trigger to be accepted.
     pub(crate) async fn run(&self, job_id: i32, log_id: i64, fields: Value) {
         let reply = self.trigger(job_id, log_id, fields).await;
-        assert_eq!(reply["code"], 200, "{reply}");
+        assert_eq!(reply.code(), 200, "{}", reply.body);
     }
 
     /// Waits for the result of `log_id`.
     pub(crate) async fn result(&self, log_id: i64) -> CallbackItem {
-        let mut found = None;
-        let arrived = wait_until(Duration::from_secs(20), || {
-            found = self.admin.callback(log_id);
-            found.is_some()
-        })
-        .await;
-        assert!(arrived, "no result for log {log_id}");
-        found.unwrap()
+        let arrived = wait_until(Duration::from_secs(20), || async {
+            self.admin.callback_for(log_id).is_some()
+        });
+        assert!(arrived.await, "no result for log {log_id}");
+        self.admin.callback_for(log_id).unwrap()
     }
 
     /// The execution log of `log_id`.
@@ -113,24 +93,26 @@ impl Running {
     }
 }
 
-/// An HTTP client; reqwest is built without a default crypto provider, so the workspace's is installed.
-pub(crate) fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-/// Posts JSON with the access token, as an admin does, and returns the reply envelope.
-pub(crate) async fn post_json(http: &reqwest::Client, url: &str, body: &Value) -> Value {
-    let reply = http
-        .post(url)
-        .header("XXL-JOB-ACCESS-TOKEN", TOKEN)
-        .header("Content-Type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 200);
-    serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap()
+/// A trigger body with upstream's field names; `fields` override the defaults of a BEAN trigger.
+pub(crate) fn trigger_body(job_id: i32, log_id: i64, fields: Value) -> Value {
+    let mut body = json!({
+        "jobId": job_id,
+        "executorHandler": "",
+        "executorParams": "",
+        "executorBlockStrategy": "SERIAL_EXECUTION",
+        "executorTimeout": 0,
+        "logId": log_id,
+        "logDateTime": now_ms(),
+        "glueType": "BEAN",
+        "glueSource": "",
+        "glueUpdatetime": 1,
+        "broadcastIndex": 0,
+        "broadcastTotal": 1
+    });
+    for (key, value) in fields.as_object().unwrap() {
+        body[key] = value.clone();
+    }
+    body
 }
 
 /// A log id not used before in this test process.
@@ -139,7 +121,7 @@ pub(crate) fn next_log_id() -> i64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-pub(crate) fn now_ms() -> i64 {
+fn now_ms() -> i64 {
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
@@ -158,20 +140,6 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
         }
     }
     None
-}
-
-/// Polls `condition` every 20 ms until it holds or `limit` passes; returns whether it held.
-pub(crate) async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Whether a process is still running; a zombie counts as gone (it runs nothing, and reaping orphans is the

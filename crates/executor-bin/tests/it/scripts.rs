@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde_json::json;
 use xjob_protocol::message::{JOB_EXECUTE_TIMEOUT, StopReason};
 
-use crate::harness::{Running, next_log_id, on_path, process_running, wait_until};
+use xjob_test_support::wait_until;
+
+use crate::harness::{Running, next_log_id, on_path, process_running};
 
 /// A running shell script that started a sleeping grandchild, with both process ids.
 struct Sleeper {
@@ -37,7 +39,7 @@ impl Sleeper {
                 .parse::<i32>()
                 .ok()
         };
-        let started = wait_until(Duration::from_secs(10), || {
+        let started = wait_until(Duration::from_secs(10), || async {
             read("shell.pid").is_some() && read("grandchild.pid").is_some()
         });
         assert!(started.await, "the script did not start");
@@ -51,7 +53,7 @@ impl Sleeper {
     }
 
     async fn assert_all_gone(&self) {
-        let gone = wait_until(Duration::from_secs(5), || {
+        let gone = wait_until(Duration::from_secs(5), || async {
             self.pids.iter().all(|&pid| !process_running(pid))
         });
         assert!(gone.await, "processes {:?} outlived the job", self.pids);
@@ -62,8 +64,8 @@ impl Sleeper {
 async fn kill_stops_the_script_and_its_children() {
     let running = Running::start().await;
     let sleeper = Sleeper::start(&running, 41, json!({})).await;
-    let reply = running.post("kill", json!({"jobId": 41})).await;
-    assert_eq!(reply["code"], 200, "{reply}");
+    let reply = running.kill(41).await;
+    assert_eq!(reply.code(), 200, "{}", reply.body);
     let result = running.result(sleeper.log_id).await;
     let killed = StopReason::Killed.running_execution_killed();
     assert_eq!(
@@ -96,11 +98,10 @@ async fn shutdown_stops_running_scripts_after_the_grace() {
         admin,
         executor,
         logs: _logs,
-        ..
     } = running;
     executor.shutdown().await;
     let result = admin
-        .callback(sleeper.log_id)
+        .callback_for(sleeper.log_id)
         .expect("shutdown reports the killed execution");
     let killed = StopReason::Shutdown.running_execution_killed();
     assert_eq!(
@@ -242,9 +243,9 @@ async fn groovy_is_refused_with_a_clear_message() {
             json!({"glueType": "GLUE_GROOVY", "glueSource": "class A {}"}),
         )
         .await;
-    assert_eq!(reply["code"], 500);
+    assert_eq!(reply.code(), 500);
     assert_eq!(
-        reply["msg"],
+        reply.msg().unwrap(),
         "GLUE(Java) needs a Java executor; this executor runs the script glue types only \
          (Shell, Python, Nodejs, PHP, PowerShell)."
     );
@@ -261,9 +262,9 @@ async fn glue_switch_off_refuses_scripts() {
             json!({"glueType": "GLUE_SHELL", "glueSource": "exit 0"}),
         )
         .await;
-    assert_eq!(reply["code"], 500);
+    assert_eq!(reply.code(), 500);
     assert_eq!(
-        reply["msg"],
+        reply.msg().unwrap(),
         "fail, current glue type [GLUE(Shell)] not supported."
     );
     running.executor.shutdown().await;
