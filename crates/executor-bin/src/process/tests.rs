@@ -1,6 +1,8 @@
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use xjob_test_support::wait_until;
 
 use super::*;
 
@@ -40,20 +42,6 @@ fn spawn_run(
         tokio::spawn(async move { command.run(sink, &cancel).await })
     };
     (run, sink, cancel)
-}
-
-/// Polls `condition` every 20 ms until it holds or `limit` passes; returns whether it held.
-pub(crate) async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Whether a process is still running. A zombie counts as gone: it runs nothing, and reaping orphans is the
@@ -161,7 +149,7 @@ async fn huge_output_streams_with_bounded_lines() {
 #[tokio::test]
 async fn output_arrives_while_the_process_runs() {
     let (run, sink, cancel) = spawn_run(bash("echo early; sleep 30"));
-    assert!(wait_until(Duration::from_secs(10), || sink.contains("early")).await);
+    assert!(wait_until(Duration::from_secs(10), || async { sink.contains("early") }).await);
     cancel.cancel();
     assert_eq!(run.await.unwrap().unwrap(), ProcessOutcome::Cancelled);
 }
@@ -172,13 +160,13 @@ async fn cancel_kills_the_whole_group() {
     let pid_file = dir.path().join("grandchild.pid");
     let script = format!("sleep 300 & echo $! > {}; echo started; wait", pid_file.display());
     let (run, sink, cancel) = spawn_run(bash(&script).kill_grace(Duration::from_secs(5)));
-    assert!(wait_until(Duration::from_secs(10), || sink.contains("started")).await);
+    assert!(wait_until(Duration::from_secs(10), || async { sink.contains("started") }).await);
     let grandchild = read_pid(&pid_file).unwrap();
     assert!(process_running(grandchild));
 
     cancel.cancel();
     assert_eq!(run.await.unwrap().unwrap(), ProcessOutcome::Cancelled);
-    assert!(wait_until(Duration::from_secs(5), || !process_running(grandchild)).await);
+    assert!(wait_until(Duration::from_secs(5), || async { !process_running(grandchild) }).await);
 }
 
 #[tokio::test]
@@ -190,12 +178,12 @@ async fn cancel_escalates_to_sigkill_when_sigterm_is_ignored() {
         pid_file.display()
     );
     let (run, sink, cancel) = spawn_run(bash(&script).kill_grace(Duration::from_millis(300)));
-    assert!(wait_until(Duration::from_secs(10), || sink.contains("started")).await);
+    assert!(wait_until(Duration::from_secs(10), || async { sink.contains("started") }).await);
     let grandchild = read_pid(&pid_file).unwrap();
 
     cancel.cancel();
     assert_eq!(run.await.unwrap().unwrap(), ProcessOutcome::Cancelled);
-    assert!(wait_until(Duration::from_secs(5), || !process_running(grandchild)).await);
+    assert!(wait_until(Duration::from_secs(5), || async { !process_running(grandchild) }).await);
 }
 
 #[tokio::test]
@@ -211,7 +199,7 @@ async fn leftovers_are_stopped_when_the_process_exits() {
         .unwrap();
     assert_eq!(outcome, ProcessOutcome::Exited(3));
     let grandchild = read_pid(&pid_file).unwrap();
-    assert!(wait_until(Duration::from_secs(5), || !process_running(grandchild)).await);
+    assert!(wait_until(Duration::from_secs(5), || async { !process_running(grandchild) }).await);
     assert!(sink.lines().iter().any(|line| line.contains("left running")));
 }
 
@@ -226,9 +214,9 @@ async fn dropping_a_run_kills_the_group() {
         let sink: Arc<dyn LogSink> = sink.clone();
         tokio::spawn(async move { bash(&script).run(sink, &cancel).await })
     };
-    assert!(wait_until(Duration::from_secs(10), || sink.contains("started")).await);
+    assert!(wait_until(Duration::from_secs(10), || async { sink.contains("started") }).await);
     let grandchild = read_pid(&pid_file).unwrap();
     run.abort();
     assert!(run.await.unwrap_err().is_cancelled());
-    assert!(wait_until(Duration::from_secs(5), || !process_running(grandchild)).await);
+    assert!(wait_until(Duration::from_secs(5), || async { !process_running(grandchild) }).await);
 }
