@@ -1,3 +1,40 @@
-//! The `xjob` binary.
+//! The `xjob` binary: parses the command line and hands each subcommand to its module.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use xjob::UsageError;
+
+/// xjob: a distributed job scheduler compatible with XXL-JOB.
+#[derive(Debug, Parser)]
+#[command(name = "xjob", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Quartz cron expressions: next fire times, one or in bulk.
+    #[command(subcommand)]
+    Cron(xjob::cron::CronCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Cron(command) => xjob::cron::run(command),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line on stderr; the cause chain joined with ": ".
+            eprintln!("xjob: {error:#}");
+            if error.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the cron crate: the shared conformance records.
+
+mod conformance;
