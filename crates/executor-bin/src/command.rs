@@ -1,12 +1,16 @@
 //! `commandJobHandler`: runs the job parameter as a command line, as upstream's sample executor does. The
 //! line is split on single spaces with no quoting (consecutive spaces give empty arguments), the first
 //! token is the program, output lines go to the execution log and the exit code decides the result.
+//!
+//! Unlike a GLUE script's output, which is copied into the log as it is, upstream writes each line of a
+//! command's output through the logging helper, so here each line gets the usual time and caller prefix.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::execution::{Execution, Verdict};
-use crate::process::{ProcessCommand, ProcessOutcome};
+use crate::process::{LogSink, ProcessCommand, ProcessOutcome};
 
 /// The handler name upstream registers.
 pub(crate) const COMMAND_HANDLER: &str = "commandJobHandler";
@@ -29,7 +33,8 @@ impl CommandRunner {
             return Verdict::Fail("command empty.".to_owned());
         };
         let command = command.kill_grace(self.kill_grace);
-        let exit_value = match command.run(execution.log.clone(), &execution.cancel).await {
+        let sink = Arc::new(PrefixedOutput(execution.log.clone()));
+        let exit_value = match command.run(sink, &execution.cancel).await {
             Ok(ProcessOutcome::Exited(code)) => code,
             Ok(ProcessOutcome::Cancelled) => {
                 return Verdict::Fail("command stopped before its end".to_owned());
@@ -48,6 +53,19 @@ impl CommandRunner {
         } else {
             Verdict::Fail(format!("command exit value({exit_value}) is failed"))
         }
+    }
+}
+
+/// An execution log that records process output like handler lines.
+struct PrefixedOutput(Arc<dyn LogSink>);
+
+impl LogSink for PrefixedOutput {
+    fn line(&self, text: &str) {
+        self.0.line(text);
+    }
+
+    fn output(&self, text: &str) {
+        self.0.line(text);
     }
 }
 
@@ -84,6 +102,37 @@ mod tests {
         let (verdict, lines) = run("printf [%s]\\n a  'b c'").await;
         assert_eq!(verdict, Verdict::Success);
         assert_eq!(lines, ["[a]", "[]", "['b]", "[c']"]);
+    }
+
+    /// Records which of the two sink methods each line came through.
+    #[derive(Default)]
+    struct Kinds(std::sync::Mutex<Vec<(&'static str, String)>>);
+
+    impl LogSink for Kinds {
+        fn line(&self, text: &str) {
+            self.0.lock().unwrap().push(("line", text.to_owned()));
+        }
+
+        fn output(&self, text: &str) {
+            self.0.lock().unwrap().push(("output", text.to_owned()));
+        }
+    }
+
+    #[tokio::test]
+    async fn output_is_logged_as_handler_lines() {
+        let sink = Arc::new(Kinds::default());
+        let execution = Execution {
+            param: "echo prefixed".to_owned(),
+            shard_index: 0,
+            shard_total: 1,
+            log: sink.clone(),
+            cancel: tokio_util::sync::CancellationToken::new(),
+        };
+        assert_eq!(
+            CommandRunner::new(Duration::from_secs(1)).run(&execution).await,
+            Verdict::Success
+        );
+        assert_eq!(*sink.0.lock().unwrap(), [("line", "prefixed".to_owned())]);
     }
 
     #[tokio::test]
