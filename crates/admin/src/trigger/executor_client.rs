@@ -374,3 +374,5 @@ fn bad_reply(url: &str, error: &serde_json::Error) -> ClientError {
     }
 }
 
+#[cfg(test)]
+mod tests;
