@@ -1,1 +1,4 @@
-//! The scheduling center.
+//! The scheduling center: decides when a job fires and where it runs, calls executors and keeps the logs.
+
+pub mod route;
+pub mod trigger;
