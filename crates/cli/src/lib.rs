@@ -5,5 +5,6 @@
 
 pub mod cron;
 mod failure;
+pub mod service;
 
 pub use crate::failure::UsageError;

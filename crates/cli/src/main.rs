@@ -18,12 +18,15 @@ enum Command {
     /// Quartz cron expressions: next fire times, one or in bulk.
     #[command(subcommand)]
     Cron(xjob::cron::CronCommand),
+    /// The ready executor: command-line, HTTP and GLUE script handlers for an XXL-JOB-compatible admin.
+    Executor(xjob_executor_bin::ExecutorArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Cron(command) => xjob::cron::run(command),
+        Command::Executor(args) => xjob::service::run(xjob_executor_bin::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,7 +23,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -42,6 +42,44 @@ use xjob_protocol::{
     Dialect, Envelope, ExecutorEndpoint, Generation, JobId, JobIdRequest, LogRequest, LogResult,
     REQUEST_CONTENT_TYPE, RegistryRequest, Side, TriggerRequest, authorize, beat_request_body, message,
 };
+
+/// A `/run` body with upstream's field names for a BEAN trigger of `job_id`; the keys of `fields` (a JSON
+/// object) override the defaults, e.g. `json!({"executorHandler": "demo", "executorParams": "x"})`.
+pub fn trigger_body(job_id: i32, log_id: i64, fields: serde_json::Value) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "jobId": job_id,
+        "executorHandler": "",
+        "executorParams": "",
+        "executorBlockStrategy": "SERIAL_EXECUTION",
+        "executorTimeout": 0,
+        "logId": log_id,
+        "logDateTime": now_ms(),
+        "glueType": "BEAN",
+        "glueSource": "",
+        "glueUpdatetime": 1,
+        "broadcastIndex": 0,
+        "broadcastTotal": 1
+    });
+    if let Some(overrides) = fields.as_object() {
+        for (key, value) in overrides {
+            body[key] = value.clone();
+        }
+    }
+    body
+}
+
+/// A log id not handed out before in this test process.
+pub fn next_log_id() -> i64 {
+    static NEXT: AtomicI64 = AtomicI64::new(1000);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    i64::try_from(since_epoch.as_millis()).expect("milliseconds since 1970 fit in i64")
+}
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held. Callers assert
 /// on the result with a message naming what they waited for.

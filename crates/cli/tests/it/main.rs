@@ -1,7 +1,11 @@
 //! Integration tests of the `xjob` binary, run as a real child process.
 
+// Helpers outside `#[test]` functions panic on purpose: a failed set-up is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod cron_batch;
 mod cron_next;
+mod executor;
 
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};

@@ -2,7 +2,9 @@
 
 use serde_json::json;
 
-use crate::harness::{Running, next_log_id};
+use xjob_test_support::next_log_id;
+
+use crate::harness::Running;
 
 #[tokio::test]
 async fn command_output_and_result() {

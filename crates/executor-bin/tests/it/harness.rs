@@ -2,13 +2,12 @@
 //! waiting for their results.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use xjob_executor_bin::{AdminGeneration, ExecutorArgs, ReadyExecutor, Secret};
 use xjob_protocol::{CallbackItem, ExecutorEndpoint, Generation};
-use xjob_test_support::{ExecutorReply, StandinAdmin, wait_until};
+use xjob_test_support::{ExecutorReply, StandinAdmin, trigger_body, wait_until};
 
 pub(crate) const TOKEN: &str = "it-token";
 pub(crate) const APP_NAME: &str = "xjob-it";
@@ -91,41 +90,6 @@ impl Running {
             .map(|path| std::fs::read_to_string(path).unwrap())
             .unwrap_or_default()
     }
-}
-
-/// A trigger body with upstream's field names; `fields` override the defaults of a BEAN trigger.
-pub(crate) fn trigger_body(job_id: i32, log_id: i64, fields: Value) -> Value {
-    let mut body = json!({
-        "jobId": job_id,
-        "executorHandler": "",
-        "executorParams": "",
-        "executorBlockStrategy": "SERIAL_EXECUTION",
-        "executorTimeout": 0,
-        "logId": log_id,
-        "logDateTime": now_ms(),
-        "glueType": "BEAN",
-        "glueSource": "",
-        "glueUpdatetime": 1,
-        "broadcastIndex": 0,
-        "broadcastTotal": 1
-    });
-    for (key, value) in fields.as_object().unwrap() {
-        body[key] = value.clone();
-    }
-    body
-}
-
-/// A log id not used before in this test process.
-pub(crate) fn next_log_id() -> i64 {
-    static NEXT: AtomicI64 = AtomicI64::new(1000);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-fn now_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    i64::try_from(since_epoch.as_millis()).unwrap()
 }
 
 fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {

@@ -4,7 +4,9 @@ use axum::Router;
 use axum::routing::post;
 use serde_json::json;
 
-use crate::harness::{Running, next_log_id};
+use xjob_test_support::next_log_id;
+
+use crate::harness::Running;
 
 async fn start_server() -> std::net::SocketAddr {
     let app = Router::new().route("/hook", post(|body: String| async move { format!("got {body}") }));

@@ -3,7 +3,6 @@
 // Helpers outside `#[test]` functions panic on purpose: a failed set-up is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod binary;
 mod command;
 mod harness;
 mod http;

@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde_json::json;
 use xjob_protocol::message::{JOB_EXECUTE_TIMEOUT, StopReason};
 
-use xjob_test_support::wait_until;
+use xjob_test_support::{next_log_id, wait_until};
 
-use crate::harness::{Running, next_log_id, on_path, process_running};
+use crate::harness::{Running, on_path, process_running};
 
 /// A running shell script that started a sleeping grandchild, with both process ids.
 struct Sleeper {

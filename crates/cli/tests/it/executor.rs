@@ -1,4 +1,4 @@
-//! The `xjob-executor` binary: settings from file, environment and flags in that order of precedence,
+//! `xjob executor`, the ready executor: settings from file, environment and flags in that order of precedence,
 //! one-line errors for bad settings, graceful stop on SIGTERM, and a token that job processes do not see.
 
 use std::path::Path;
@@ -12,14 +12,17 @@ use tokio::process::{Child, Command};
 use xjob_protocol::{ExecutorEndpoint, Generation};
 use xjob_test_support::{StandinAdmin, wait_until};
 
-use crate::harness::{TOKEN, next_log_id, trigger_body};
+use xjob_test_support::{next_log_id, trigger_body};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_xjob-executor");
+const TOKEN: &str = "it-token";
+
+const BINARY: &str = env!("CARGO_BIN_EXE_xjob");
 
 /// The binary with only `PATH` from this environment, plus `env`.
 fn executor(logs: &Path, env: &[(&str, &str)], flags: &[&str]) -> Command {
     let mut command = Command::new(BINARY);
     command
+        .arg("executor")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("XJOB_EXECUTOR_LOG_PATH", logs)
