@@ -147,6 +147,9 @@ impl Default for ClientOptions {
 impl ExecutorClient {
     /// A client with its own connection pool.
     pub fn new(options: &ClientOptions) -> Result<Self, ClientError> {
+        // reqwest is built without a default crypto provider; the workspace standardises on ring. Installing
+        // fails harmlessly when the process already chose one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(options.timeout)
             .read_timeout(options.timeout)

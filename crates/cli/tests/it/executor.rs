@@ -116,7 +116,7 @@ async fn bad_settings_stop_start_up_with_a_line_naming_them() {
     assert_eq!(code, 1);
     assert_eq!(
         stderr,
-        "error: invalid setting `access_token`: must be set; to run without one, set insecure_no_token \
+        "xjob: invalid setting `access_token`: must be set; to run without one, set insecure_no_token \
          (--insecure-no-token)\n"
     );
 
@@ -134,7 +134,7 @@ async fn bad_settings_stop_start_up_with_a_line_naming_them() {
     let (code, stderr) = fails(logs.path(), &env[..3], &["--config", file.to_str().unwrap()]).await;
     assert_eq!(code, 1);
     let expected = format!(
-        "error: config file {}: line 2: unknown field `prot`",
+        "xjob: config file {}: line 2: unknown field `prot`",
         file.display()
     );
     assert!(stderr.starts_with(&expected), "{stderr}");
