@@ -1,1 +1,3 @@
 //! Helpers shared by the integration tests of every crate.
+
+pub mod db;
