@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::model::{AddressType, JobGroup, JobGroupId, NewJobGroup};
 use crate::store::dialect::contains_pattern;
-use crate::store::{Page, Paged, Result, Store, StoreError, insert_id, on_pool, time};
+use crate::store::{Page, Paged, Param, Result, Store, StoreError, insert_id, on_pool, time};
 
 const COLUMNS: &str =
     "id, app_name, {group_name} AS name, address_type, address_list, access_token, update_time";
@@ -168,32 +168,18 @@ impl Store {
     /// A page of groups whose AppName and name contain the given texts (case-insensitive; empty
     /// matches all), ordered as [`Store::groups`].
     pub async fn groups_page(&self, app_name: &str, name: &str, page: Page) -> Result<Paged<JobGroup>> {
-        let filter = format!(
+        let from_where = format!(
             " FROM xxl_job_group WHERE {} AND {}",
             self.dialect.contains("app_name"),
             self.dialect.contains("{group_name}")
         );
-        let select = self.dialect.sql(format!(
-            "SELECT {COLUMNS}{filter} ORDER BY app_name, {{group_name}}, id{}",
-            crate::store::dialect::Dialect::PAGE
-        ));
-        let count = self.dialect.sql(format!("SELECT COUNT(*){filter}"));
-        let (app_name, name) = (contains_pattern(app_name), contains_pattern(name));
-        let (rows, total): (Vec<GroupRow>, i64) = on_pool!(self, |pool| {
-            let rows = sqlx::query_as(&select)
-                .bind(&app_name)
-                .bind(&name)
-                .bind(i64::from(page.limit))
-                .bind(i64::from(page.offset))
-                .fetch_all(pool)
-                .await?;
-            let total = sqlx::query_scalar(&count)
-                .bind(&app_name)
-                .bind(&name)
-                .fetch_one(pool)
-                .await?;
-            (rows, total)
-        });
+        let params = [
+            Param::Text(contains_pattern(app_name)),
+            Param::Text(contains_pattern(name)),
+        ];
+        let (rows, total) = self
+            .fetch_page::<GroupRow>(COLUMNS, &from_where, "app_name, {group_name}, id", &params, page)
+            .await?;
         let rows = rows
             .into_iter()
             .map(|row| self.group_from_row(row))
@@ -210,10 +196,8 @@ impl Store {
     }
 
     fn group_from_row(&self, row: GroupRow) -> Result<JobGroup> {
-        let address_type = AddressType::from_code(row.address_type).ok_or_else(|| StoreError::Corrupt {
-            table: "xxl_job_group",
-            column: "address_type",
-            detail: row.address_type.to_string(),
+        let address_type = AddressType::from_code(row.address_type).ok_or_else(|| {
+            StoreError::corrupt("xxl_job_group", "address_type", row.address_type.to_string())
         })?;
         Ok(JobGroup {
             id: JobGroupId(row.id),
@@ -229,9 +213,6 @@ impl Store {
 
 /// Narrows a generated id of an INT column.
 pub(crate) fn narrow_id(id: i64) -> Result<i32> {
-    i32::try_from(id).map_err(|_| StoreError::Corrupt {
-        table: "(insert)",
-        column: "id",
-        detail: format!("generated id {id} exceeds INT"),
-    })
+    i32::try_from(id)
+        .map_err(|_| StoreError::corrupt("(insert)", "id", format!("generated id {id} exceeds INT")))
 }

@@ -6,9 +6,9 @@ use chrono_tz::Tz;
 use xjob_protocol::{JobId, Lenient};
 
 use crate::model::{Glue, Job, JobGroupId, JobSettings, RetryPolicy, Schedule, ScheduleState, TriggerStatus};
-use crate::store::dialect::{Dialect, contains_pattern};
+use crate::store::dialect::contains_pattern;
 use crate::store::group::narrow_id;
-use crate::store::{Page, Paged, Result, Store, StoreError, insert_id, on_pool, time};
+use crate::store::{Page, Paged, Param, Result, Store, StoreError, insert_id, on_pool, time};
 
 pub(crate) const COLUMNS: &str = "id, job_group, {job_name} AS name, author, alarm_email, schedule_type, schedule_conf, \
      misfire_strategy, executor_route_strategy, executor_handler, executor_param, executor_block_strategy, \
@@ -41,6 +41,31 @@ pub struct JobFilter {
     pub handler: String,
     /// Author contains.
     pub author: String,
+}
+
+/// Binds the settings columns in the order both the INSERT and the UPDATE list them: name, author,
+/// alarm e-mail, schedule type and conf, misfire, route, handler, param, block, timeout, retry count,
+/// child ids, time zone, retry interval, retry backoff.
+macro_rules! bind_settings {
+    ($query:expr, $settings:expr, $binds:expr) => {
+        $query
+            .bind(&$settings.name)
+            .bind(&$settings.author)
+            .bind(&$settings.alarm_email)
+            .bind($binds.schedule_type)
+            .bind(&$settings.schedule.conf)
+            .bind($binds.misfire_strategy)
+            .bind($binds.route_strategy)
+            .bind(&$settings.handler)
+            .bind(&$settings.param)
+            .bind($binds.block_strategy)
+            .bind($settings.timeout_seconds)
+            .bind($settings.retry.count)
+            .bind(&$settings.child_job_id)
+            .bind($binds.time_zone)
+            .bind($binds.retry_interval)
+            .bind($binds.retry_backoff)
+    };
 }
 
 #[derive(sqlx::FromRow)]
@@ -94,24 +119,7 @@ impl Store {
             insert_id!(
                 self.dialect,
                 connection,
-                sqlx::query(&sql)
-                    .bind(job.group.0)
-                    .bind(&settings.name)
-                    .bind(&settings.author)
-                    .bind(&settings.alarm_email)
-                    .bind(binds.schedule_type)
-                    .bind(&settings.schedule.conf)
-                    .bind(binds.misfire_strategy)
-                    .bind(binds.route_strategy)
-                    .bind(&settings.handler)
-                    .bind(&settings.param)
-                    .bind(binds.block_strategy)
-                    .bind(settings.timeout_seconds)
-                    .bind(settings.retry.count)
-                    .bind(&settings.child_job_id)
-                    .bind(binds.time_zone)
-                    .bind(binds.retry_interval)
-                    .bind(binds.retry_backoff)
+                bind_settings!(sqlx::query(&sql).bind(job.group.0), settings, binds)
                     .bind(job.glue.glue_type.as_str())
                     .bind(&job.glue.source)
                     .bind(&job.glue.remark)
@@ -149,25 +157,7 @@ impl Store {
         let now = time::to_db(self.zone, now);
         let binds = SettingsBinds::new(settings);
         let updated = on_pool!(self, |pool| {
-            let mut query = sqlx::query(&sql)
-                .bind(group.0)
-                .bind(&settings.name)
-                .bind(&settings.author)
-                .bind(&settings.alarm_email)
-                .bind(binds.schedule_type)
-                .bind(&settings.schedule.conf)
-                .bind(binds.misfire_strategy)
-                .bind(binds.route_strategy)
-                .bind(&settings.handler)
-                .bind(&settings.param)
-                .bind(binds.block_strategy)
-                .bind(settings.timeout_seconds)
-                .bind(settings.retry.count)
-                .bind(&settings.child_job_id)
-                .bind(binds.time_zone)
-                .bind(binds.retry_interval)
-                .bind(binds.retry_backoff)
-                .bind(now);
+            let mut query = bind_settings!(sqlx::query(&sql).bind(group.0), settings, binds).bind(now);
             if let Some(next_time) = next_time {
                 query = query.bind(next_time);
             }
@@ -257,45 +247,23 @@ impl Store {
             self.dialect.contains("COALESCE(executor_handler, '')"),
             self.dialect.contains("COALESCE(author, '')"),
         ];
-        if filter.group.is_some() {
-            conditions.push("job_group = ?".into());
-        }
-        if filter.status.is_some() {
-            conditions.push("trigger_status = ?".into());
-        }
-        let filter_sql = format!(" FROM xxl_job_info WHERE {}", conditions.join(" AND "));
-        let select = self.dialect.sql(format!(
-            "SELECT {COLUMNS}{filter_sql} ORDER BY id DESC{}",
-            Dialect::PAGE
-        ));
-        let count = self.dialect.sql(format!("SELECT COUNT(*){filter_sql}"));
-        let texts = [
-            contains_pattern(&filter.name),
-            contains_pattern(&filter.handler),
-            contains_pattern(&filter.author),
+        let mut params = vec![
+            Param::Text(contains_pattern(&filter.name)),
+            Param::Text(contains_pattern(&filter.handler)),
+            Param::Text(contains_pattern(&filter.author)),
         ];
-        let (rows, total): (Vec<JobRow>, i64) = on_pool!(self, |pool| {
-            let mut select_query = sqlx::query_as(&select);
-            let mut count_query = sqlx::query_scalar(&count);
-            for text in &texts {
-                select_query = select_query.bind(text);
-                count_query = count_query.bind(text);
-            }
-            if let Some(group) = filter.group {
-                select_query = select_query.bind(group.0);
-                count_query = count_query.bind(group.0);
-            }
-            if let Some(status) = filter.status {
-                select_query = select_query.bind(status.code());
-                count_query = count_query.bind(status.code());
-            }
-            let rows = select_query
-                .bind(i64::from(page.limit))
-                .bind(i64::from(page.offset))
-                .fetch_all(pool)
-                .await?;
-            (rows, count_query.fetch_one(pool).await?)
-        });
+        if let Some(group) = filter.group {
+            conditions.push("job_group = ?".into());
+            params.push(Param::Int(group.0));
+        }
+        if let Some(status) = filter.status {
+            conditions.push("trigger_status = ?".into());
+            params.push(Param::SmallInt(status.code()));
+        }
+        let from_where = format!(" FROM xxl_job_info WHERE {}", conditions.join(" AND "));
+        let (rows, total) = self
+            .fetch_page::<JobRow>(COLUMNS, &from_where, "id DESC", &params, page)
+            .await?;
         let rows = rows
             .into_iter()
             .map(|row| self.job_from_row(row))
@@ -321,11 +289,7 @@ impl Store {
     }
 
     pub(crate) fn job_from_row(&self, row: JobRow) -> Result<Job> {
-        let corrupt = |column: &'static str, detail: String| StoreError::Corrupt {
-            table: "xxl_job_info",
-            column,
-            detail,
-        };
+        let corrupt = |column, detail: String| StoreError::corrupt("xxl_job_info", column, detail);
         let status = TriggerStatus::from_code(row.trigger_status)
             .ok_or_else(|| corrupt("trigger_status", row.trigger_status.to_string()))?;
         let time_zone = row

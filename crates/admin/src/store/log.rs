@@ -7,9 +7,8 @@ use xjob_protocol::{JobId, LogId};
 use crate::model::{
     AlarmStatus, ClearType, JobGroupId, JobLog, LogCounts, LogHandle, LogStatus, LogTrigger, NewJobLog,
 };
-use crate::store::dialect::Dialect;
 use crate::store::job::placeholders;
-use crate::store::{Page, Paged, Result, Store, StoreError, insert_id, on_pool, time};
+use crate::store::{Page, Paged, Param, Result, Store, StoreError, bind_params, insert_id, on_pool, time};
 
 const COLUMNS: &str = "id, job_group, job_id, executor_address, executor_handler, executor_param, \
      executor_sharding_param, executor_fail_retry_count, trigger_time, trigger_code, trigger_msg, handle_time, \
@@ -55,22 +54,13 @@ struct LogRow {
     alarm_status: i16,
 }
 
-/// One bound value of a dynamically built condition.
-#[derive(Clone, Copy)]
-enum Bind {
-    Int(i32),
-    Time(NaiveDateTime),
-}
-
 impl Store {
     /// Creates one "in progress" log row (trigger and handle code 0).
     pub async fn insert_log(&self, log: &NewJobLog) -> Result<LogId> {
         let ids = self.insert_logs(std::slice::from_ref(log)).await?;
-        ids.first().copied().ok_or_else(|| StoreError::Corrupt {
-            table: "xxl_job_log",
-            column: "id",
-            detail: "insert returned no id".into(),
-        })
+        ids.first()
+            .copied()
+            .ok_or_else(|| StoreError::corrupt("xxl_job_log", "id", "insert returned no id"))
     }
 
     /// Creates many "in progress" log rows, one multi-row INSERT per 1000; the ids come back in the
@@ -186,30 +176,11 @@ impl Store {
 
     /// A page of logs matching `filter`, newest (highest id) first.
     pub async fn logs_page(&self, filter: &LogFilter, page: Page) -> Result<Paged<JobLog>> {
-        let (conditions, binds) = self.log_conditions(filter);
-        let select = self.dialect.sql(format!(
-            "SELECT {COLUMNS} FROM xxl_job_log WHERE {conditions} ORDER BY id DESC{}",
-            Dialect::PAGE
-        ));
-        let count = self
-            .dialect
-            .sql(format!("SELECT COUNT(*) FROM xxl_job_log WHERE {conditions}"));
-        let (rows, total): (Vec<LogRow>, i64) = on_pool!(self, |pool| {
-            let mut select_query = sqlx::query_as(&select);
-            let mut count_query = sqlx::query_scalar(&count);
-            for bind in &binds {
-                (select_query, count_query) = match *bind {
-                    Bind::Int(value) => (select_query.bind(value), count_query.bind(value)),
-                    Bind::Time(value) => (select_query.bind(value), count_query.bind(value)),
-                };
-            }
-            let rows = select_query
-                .bind(i64::from(page.limit))
-                .bind(i64::from(page.offset))
-                .fetch_all(pool)
-                .await?;
-            (rows, count_query.fetch_one(pool).await?)
-        });
+        let (conditions, params) = self.log_conditions(filter);
+        let from_where = format!(" FROM xxl_job_log WHERE {conditions}");
+        let (rows, total) = self
+            .fetch_page::<LogRow>(COLUMNS, &from_where, "id DESC", &params, page)
+            .await?;
         let rows = rows
             .into_iter()
             .map(|row| self.log_from_row(row))
@@ -240,7 +211,7 @@ impl Store {
                     return Ok(0);
                 };
                 conditions.push_str(" AND trigger_time <= ?");
-                binds.push(Bind::Time(time::to_db(self.zone, cutoff)));
+                binds.push(Param::Time(time::to_db(self.zone, cutoff)));
             }
             ClearType::KeepNewest(keep) => {
                 let boundary_sql = self.dialect.sql(format!(
@@ -248,14 +219,7 @@ impl Store {
                      ORDER BY trigger_time DESC, id DESC LIMIT 1 OFFSET ?"
                 ));
                 let boundary: Option<(NaiveDateTime, i64)> = on_pool!(self, |pool| {
-                    let mut query = sqlx::query_as(&boundary_sql);
-                    for bind in &binds {
-                        query = match *bind {
-                            Bind::Int(value) => query.bind(value),
-                            Bind::Time(value) => query.bind(value),
-                        };
-                    }
-                    query
+                    bind_params!(sqlx::query_as(&boundary_sql), &binds)
                         .bind(i64::from(keep.saturating_sub(1)))
                         .fetch_optional(pool)
                         .await?
@@ -265,7 +229,7 @@ impl Store {
                     return Ok(0);
                 };
                 conditions.push_str(" AND (trigger_time < ? OR (trigger_time = ? AND id < ?))");
-                binds.extend([Bind::Time(boundary_time), Bind::Time(boundary_time)]);
+                binds.extend([Param::Time(boundary_time), Param::Time(boundary_time)]);
                 return self
                     .delete_logs_where(&conditions, &binds, Some(boundary_id))
                     .await;
@@ -276,7 +240,7 @@ impl Store {
 
     /// Retention: deletes every log triggered at or before `cutoff`, in batches of 1000.
     pub async fn delete_logs_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
-        let binds = [Bind::Time(time::to_db(self.zone, cutoff))];
+        let binds = [Param::Time(time::to_db(self.zone, cutoff))];
         self.delete_logs_where("trigger_time <= ?", &binds, None).await
     }
 
@@ -336,24 +300,24 @@ impl Store {
     }
 
     /// `job_group`/`job_id`/time/status conditions (always non-empty) and their binds in order.
-    fn log_conditions(&self, filter: &LogFilter) -> (String, Vec<Bind>) {
+    fn log_conditions(&self, filter: &LogFilter) -> (String, Vec<Param>) {
         let mut conditions = vec!["1 = 1"];
         let mut binds = Vec::new();
         if let Some(group) = filter.job_group {
             conditions.push("job_group = ?");
-            binds.push(Bind::Int(group.0));
+            binds.push(Param::Int(group.0));
         }
         if let Some(job) = filter.job_id {
             conditions.push("job_id = ?");
-            binds.push(Bind::Int(job.0));
+            binds.push(Param::Int(job.0));
         }
         if let Some(from) = filter.trigger_from {
             conditions.push("trigger_time >= ?");
-            binds.push(Bind::Time(time::to_db(self.zone, from)));
+            binds.push(Param::Time(time::to_db(self.zone, from)));
         }
         if let Some(to) = filter.trigger_to {
             conditions.push("trigger_time <= ?");
-            binds.push(Bind::Time(time::to_db(self.zone, to)));
+            binds.push(Param::Time(time::to_db(self.zone, to)));
         }
         match filter.status {
             LogStatus::All => {}
@@ -371,7 +335,7 @@ impl Store {
     async fn delete_logs_where(
         &self,
         conditions: &str,
-        binds: &[Bind],
+        binds: &[Param],
         id_below: Option<i64>,
     ) -> Result<u64> {
         let select = self.dialect.sql(format!(
@@ -380,13 +344,7 @@ impl Store {
         let mut deleted = 0;
         loop {
             let ids: Vec<i64> = on_pool!(self, |pool| {
-                let mut query = sqlx::query_scalar(&select);
-                for bind in binds {
-                    query = match *bind {
-                        Bind::Int(value) => query.bind(value),
-                        Bind::Time(value) => query.bind(value),
-                    };
-                }
+                let mut query = bind_params!(sqlx::query_scalar(&select), binds);
                 if let Some(id_below) = id_below {
                     query = query.bind(id_below);
                 }
@@ -410,10 +368,8 @@ impl Store {
     }
 
     fn log_from_row(&self, row: LogRow) -> Result<JobLog> {
-        let alarm_status = AlarmStatus::from_code(row.alarm_status).ok_or_else(|| StoreError::Corrupt {
-            table: "xxl_job_log",
-            column: "alarm_status",
-            detail: row.alarm_status.to_string(),
+        let alarm_status = AlarmStatus::from_code(row.alarm_status).ok_or_else(|| {
+            StoreError::corrupt("xxl_job_log", "alarm_status", row.alarm_status.to_string())
         })?;
         Ok(JobLog {
             id: LogId(row.id),

@@ -240,7 +240,11 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
         let mut holder = match store.dialect.migration_lock() {
             Some((lock, _)) => {
                 let mut connection = pool.acquire().await?;
-                sqlx::query(lock).execute(&mut *connection).await?;
+                // 1 means taken (see `Dialect::migration_lock`).
+                let taken: Option<i64> = sqlx::query_scalar(lock).fetch_one(&mut *connection).await?;
+                if taken != Some(1) {
+                    return Err(StoreError::MigrationLockTimeout);
+                }
                 Some(connection)
             }
             None => None,

@@ -31,11 +31,13 @@ mod user;
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
 use chrono_tz::Tz;
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::FromRow;
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 
 pub use dialect::{Engine, Naming};
@@ -53,12 +55,13 @@ pub struct StoreOptions {
     pub url: String,
     /// The zone DATETIME columns are written in (upstream: the admin JVM's default zone).
     pub time_zone: Tz,
-    /// Pool size; `None` picks 4 for SQLite (one writer at a time anyway) and 16 otherwise.
+    /// Pool size; `None` picks 4 for SQLite (one writer at a time anyway) and 16 otherwise (at least 2
+    /// there).
     pub max_connections: Option<u32>,
 }
 
-/// The storage of the scheduling center.
-#[derive(Clone, Debug)]
+/// The storage of the scheduling center. Cloning shares the pool.
+#[derive(Clone)]
 pub struct Store {
     pool: Pool,
     dialect: Dialect,
@@ -102,6 +105,9 @@ pub enum StoreError {
         /// What is wrong.
         detail: String,
     },
+    /// Another admin held the migration lock for longer than a minute.
+    #[error("timed out waiting for another admin to finish migrating the database")]
+    MigrationLockTimeout,
     /// The `xxl_job_lock` row `schedule_lock` is missing.
     #[error("the cluster lock row `schedule_lock` is missing from xxl_job_lock")]
     LockRowMissing,
@@ -124,7 +130,7 @@ pub enum StoreError {
 /// The store's result type.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Pool {
     Sqlite(SqlitePool),
     MySql(MySqlPool),
@@ -170,7 +176,47 @@ macro_rules! insert_id {
     }};
 }
 
-pub(crate) use {insert_id, on_pool};
+/// Binds a slice of [`Param`]s, in order, to a query of any engine.
+macro_rules! bind_params {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match param {
+                $crate::store::Param::Int(value) => query.bind(*value),
+                $crate::store::Param::SmallInt(value) => query.bind(*value),
+                $crate::store::Param::Text(value) => query.bind(value.as_str()),
+                $crate::store::Param::Time(value) => query.bind(*value),
+            };
+        }
+        query
+    }};
+}
+
+pub(crate) use {bind_params, insert_id, on_pool};
+
+/// One bound value of a statement whose conditions are assembled at run time.
+#[derive(Clone, Debug)]
+pub(crate) enum Param {
+    Int(i32),
+    SmallInt(i16),
+    Text(String),
+    Time(NaiveDateTime),
+}
+
+/// A row type the store can decode on every engine.
+pub(crate) trait EngineRow:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, MySqlRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+impl<T> EngineRow for T where
+    T: for<'r> FromRow<'r, SqliteRow>
+        + for<'r> FromRow<'r, MySqlRow>
+        + for<'r> FromRow<'r, PgRow>
+        + Send
+        + Unpin
+{
+}
 
 impl Store {
     /// Connects, brings the schema up to date (see [`migrate`]) and detects the column naming of an
@@ -203,13 +249,13 @@ impl Store {
             }
             Engine::MySql => Pool::MySql(
                 MySqlPoolOptions::new()
-                    .max_connections(options.max_connections.unwrap_or(16))
+                    .max_connections(server_pool_size(options.max_connections))
                     .connect(&options.url)
                     .await?,
             ),
             Engine::Postgres => Pool::Postgres(
                 PgPoolOptions::new()
-                    .max_connections(options.max_connections.unwrap_or(16))
+                    .max_connections(server_pool_size(options.max_connections))
                     .connect(&options.url)
                     .await?,
             ),
@@ -240,16 +286,83 @@ impl Store {
         self.zone
     }
 
+    /// One page of `SELECT {columns} {from_where} ORDER BY {order}` plus the count of all matching
+    /// rows; `from_where` starts with ` FROM` and its placeholders take `params`.
+    pub(crate) async fn fetch_page<R: EngineRow>(
+        &self,
+        columns: &str,
+        from_where: &str,
+        order: &str,
+        params: &[Param],
+        page: Page,
+    ) -> Result<(Vec<R>, i64)> {
+        let select = self.dialect.sql(format!(
+            "SELECT {columns}{from_where} ORDER BY {order}{}",
+            dialect::Dialect::PAGE
+        ));
+        let count = self.dialect.sql(format!("SELECT COUNT(*){from_where}"));
+        Ok(on_pool!(self, |pool| {
+            let rows = bind_params!(sqlx::query_as::<_, R>(&select), params)
+                .bind(i64::from(page.limit))
+                .bind(i64::from(page.offset))
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = bind_params!(sqlx::query_scalar(&count), params)
+                .fetch_one(pool)
+                .await?;
+            (rows, total)
+        }))
+    }
+
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         on_pool!(self, |pool| pool.close().await)
     }
 }
 
+// Neither the URL (it can carry a password) nor the pool's connect options are printed.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.dialect.engine)
+            .field("naming", &self.dialect.naming)
+            .field("zone", &self.zone)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.url.split_once(':').map_or("", |(scheme, _)| scheme);
+        f.debug_struct("StoreOptions")
+            .field("url", &format_args!("{scheme}:<redacted>"))
+            .field("time_zone", &self.time_zone)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// The pool size for MySQL and PostgreSQL: at least two, because migrations hold one connection for
+/// their lock while the steps run on another.
+fn server_pool_size(configured: Option<u32>) -> u32 {
+    configured.unwrap_or(16).max(2)
+}
+
 impl Page {
     /// The first `limit` rows.
     pub fn first(limit: u32) -> Self {
         Page { offset: 0, limit }
+    }
+}
+
+impl StoreError {
+    /// A stored value this version cannot interpret.
+    pub(crate) fn corrupt(table: &'static str, column: &'static str, detail: impl ToString) -> Self {
+        StoreError::Corrupt {
+            table,
+            column,
+            detail: detail.to_string(),
+        }
     }
 }
 

@@ -63,6 +63,10 @@ macro_rules! on_tx {
 
 impl Store {
     /// Begins a transaction without the cluster lock.
+    ///
+    /// On SQLite a transaction that reads before it writes can fail with "database is locked" when
+    /// another connection wrote in between; scans that go on to write should use
+    /// [`Store::lock_schedule`], whose first statement is a write.
     pub async fn begin(&self) -> Result<StoreTx<'_>> {
         let transaction = match &self.pool {
             super::Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),

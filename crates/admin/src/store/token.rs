@@ -86,11 +86,8 @@ impl Store {
     }
 
     fn token_from_row(&self, row: TokenRow) -> Result<ApiToken> {
-        let scope = GroupScope::from_stored(&row.group_scope).ok_or_else(|| StoreError::Corrupt {
-            table: "xjob_api_token",
-            column: "group_scope",
-            detail: row.group_scope.clone(),
-        })?;
+        let scope = GroupScope::from_stored(&row.group_scope)
+            .ok_or_else(|| StoreError::corrupt("xjob_api_token", "group_scope", row.group_scope.clone()))?;
         Ok(ApiToken {
             id: ApiTokenId(row.id),
             name: row.name,

@@ -1,9 +1,9 @@
 //! `xxl_job_user`: console users. Password hashes and session signatures are computed by the caller.
 
 use crate::model::{JobGroupId, NewUser, User, UserId, UserRole};
-use crate::store::dialect::{Dialect, contains_pattern};
+use crate::store::dialect::contains_pattern;
 use crate::store::group::narrow_id;
-use crate::store::{Page, Paged, Result, Store, StoreError, insert_id, on_pool};
+use crate::store::{Page, Paged, Param, Result, Store, StoreError, insert_id, on_pool};
 
 const COLUMNS: &str = "id, username, password, token, role, permission";
 
@@ -130,30 +130,15 @@ impl Store {
         role: Option<UserRole>,
         page: Page,
     ) -> Result<Paged<User>> {
-        let mut filter = format!(" FROM xxl_job_user WHERE {}", self.dialect.contains("username"));
-        if role.is_some() {
-            filter.push_str(" AND role = ?");
+        let mut from_where = format!(" FROM xxl_job_user WHERE {}", self.dialect.contains("username"));
+        let mut params = vec![Param::Text(contains_pattern(username))];
+        if let Some(role) = role {
+            from_where.push_str(" AND role = ?");
+            params.push(Param::SmallInt(role.code()));
         }
-        let select = self.dialect.sql(format!(
-            "SELECT {COLUMNS}{filter} ORDER BY username, id{}",
-            Dialect::PAGE
-        ));
-        let count = self.dialect.sql(format!("SELECT COUNT(*){filter}"));
-        let pattern = contains_pattern(username);
-        let (rows, total): (Vec<UserRow>, i64) = on_pool!(self, |pool| {
-            let mut select_query = sqlx::query_as(&select).bind(&pattern);
-            let mut count_query = sqlx::query_scalar(&count).bind(&pattern);
-            if let Some(role) = role {
-                select_query = select_query.bind(role.code());
-                count_query = count_query.bind(role.code());
-            }
-            let rows = select_query
-                .bind(i64::from(page.limit))
-                .bind(i64::from(page.offset))
-                .fetch_all(pool)
-                .await?;
-            (rows, count_query.fetch_one(pool).await?)
-        });
+        let (rows, total) = self
+            .fetch_page::<UserRow>(COLUMNS, &from_where, "username, id", &params, page)
+            .await?;
         let rows = rows.into_iter().map(user_from_row).collect::<Result<_>>()?;
         Ok(Paged { rows, total })
     }
@@ -168,11 +153,8 @@ impl Store {
 }
 
 fn user_from_row(row: UserRow) -> Result<User> {
-    let role = UserRole::from_code(row.role).ok_or_else(|| StoreError::Corrupt {
-        table: "xxl_job_user",
-        column: "role",
-        detail: row.role.to_string(),
-    })?;
+    let role = UserRole::from_code(row.role)
+        .ok_or_else(|| StoreError::corrupt("xxl_job_user", "role", row.role.to_string()))?;
     // Upstream stores whatever ids the form sent; tokens that are not ids grant nothing and are dropped.
     let permission = row
         .permission

@@ -61,3 +61,23 @@ async fn unsupported_url_is_a_clear_error() {
         "unsupported database URL scheme `oracle` (expected sqlite, mysql or postgres)"
     );
 }
+
+#[tokio::test]
+async fn concurrent_first_starts_migrate_once() {
+    // SQLite files are opened by one admin; the servers serialise migrations with a lock.
+    for engine in engines()
+        .into_iter()
+        .filter(|engine| *engine != xjob_test_support::db::Engine::Sqlite)
+    {
+        let database = TestDatabase::create(engine).await;
+        let (first, second) = tokio::join!(open(&database), open(&database));
+        assert_eq!(
+            migrate::applied_versions(&first).await.unwrap(),
+            [1, 2],
+            "{engine:?}"
+        );
+        assert_eq!(second.count_groups().await.unwrap(), 1, "{engine:?}");
+        first.close().await;
+        second.close().await;
+    }
+}

@@ -227,16 +227,19 @@ impl Dialect {
          FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? GROUP BY index_name"
     }
 
-    /// Statement and lock id for the lock that keeps two admins from migrating at once; `None` on
-    /// SQLite, whose migrations each run in a write transaction.
+    /// The statements that take and release the lock keeping two admins from migrating at once; the
+    /// first yields 1 when the lock was taken. `None` on SQLite: a file is normally opened by one admin,
+    /// and every migration step checks before it changes anything.
     pub(crate) fn migration_lock(&self) -> Option<(&'static str, &'static str)> {
         match self.engine {
+            // GET_LOCK answers 0 after its 60 s timeout.
             Engine::MySql => Some((
-                "SELECT GET_LOCK('xjob_migrate', 60)",
+                "SELECT CAST(GET_LOCK('xjob_migrate', 60) AS SIGNED)",
                 "SELECT RELEASE_LOCK('xjob_migrate')",
             )),
+            // pg_advisory_lock waits as long as it takes and returns void.
             Engine::Postgres => Some((
-                "SELECT pg_advisory_lock(7355608)",
+                "SELECT CAST(1 AS BIGINT) FROM (SELECT pg_advisory_lock(7355608)) AS locked",
                 "SELECT pg_advisory_unlock(7355608)",
             )),
             Engine::Sqlite => None,
