@@ -8,6 +8,7 @@
 //! [`xjob_protocol::Lenient`].
 
 mod enums;
+mod glue;
 mod group;
 mod ids;
 mod job;
@@ -20,6 +21,7 @@ mod user;
 pub use enums::{
     AddressType, AlarmStatus, MisfireStrategy, RouteStrategy, ScheduleType, TriggerStatus, UserRole,
 };
+pub use glue::LogGlue;
 pub use group::{AppName, InvalidAppName, JobGroup, NewJobGroup, address_tokens};
 pub use ids::{ApiTokenId, JobGroupId, LogGlueId, LogReportId, RegistryId, UserId};
 pub use job::{ChildJob, Glue, InvalidSchedule, Job, JobSettings, RetryPolicy, Schedule, ScheduleState};
@@ -29,22 +31,3 @@ pub use report::LogReport;
 pub use token::{ApiToken, GroupScope, NewApiToken};
 pub use user::{NewUser, User};
 pub use xjob_protocol::{BlockStrategy, GlueType, JobId, Lenient, LogId, RegistryGroup, WireEnum};
-
-/// A stored row of `xxl_job_logglue`: one saved version of a job's GLUE source.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogGlue {
-    /// Version id.
-    pub id: LogGlueId,
-    /// The job the source belongs to.
-    pub job_id: JobId,
-    /// The job's GLUE type when the version was saved (NULL is possible in upstream rows).
-    pub glue_type: Option<Lenient<GlueType>>,
-    /// The source as saved.
-    pub source: Option<String>,
-    /// The remark typed at save.
-    pub remark: String,
-    /// Save time.
-    pub add_time: Option<chrono::DateTime<chrono::Utc>>,
-    /// Save time (upstream writes both columns).
-    pub update_time: Option<chrono::DateTime<chrono::Utc>>,
-}

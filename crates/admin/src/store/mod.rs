@@ -49,6 +49,9 @@ pub use schedule::{ScheduleUpdate, StoreTx, UPDATE_BATCH};
 use crate::store::dialect::Dialect;
 
 /// How to reach the database.
+///
+/// A SQLite file is created on first start and opened in WAL mode (readers never wait for the writer)
+/// with a 10 s busy timeout, so concurrent writers queue instead of failing.
 #[derive(Clone)]
 pub struct StoreOptions {
     /// `sqlite://path/to/file.db`, `mysql://user:pass@host:3306/db` or `postgres://user:pass@host/db`.
