@@ -436,3 +436,53 @@ async fn daily_reports() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_results_and_claims_have_one_winner() {
+    each_store(|store, _| async move {
+        let id = store.insert_log(&new_log(1, 0)).await.unwrap();
+        store
+            .update_log_trigger(id, &accepted("http://a:9999/"))
+            .await
+            .unwrap();
+        // Eight callbacks for one log race; exactly one result is recorded.
+        let callbacks: Vec<_> = (0..8)
+            .map(|attempt| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .complete_log(id, &handled(500, &format!("attempt {attempt}")))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for (attempt, callback) in callbacks.into_iter().enumerate() {
+            if callback.await.unwrap() {
+                winners.push(attempt);
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        let stored = store.log(id).await.unwrap().unwrap();
+        assert_eq!(stored.handle.msg, Some(format!("attempt {}", winners[0])));
+        // Eight monitors race for the alarm of the failed log; exactly one claims it.
+        let claims: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .claim_alarm(id, AlarmStatus::Default, AlarmStatus::Locked)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut claimed = 0;
+        for claim in claims {
+            claimed += usize::from(claim.await.unwrap());
+        }
+        assert_eq!(claimed, 1);
+    })
+    .await;
+}
