@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use xjob_protocol::{JobId, Lenient};
 
 use crate::model::{LogGlue, LogGlueId};
-use crate::store::{Result, Store, on_pool, time};
+use crate::store::{Param, Result, Store, on_pool, time};
 
 /// Versions kept per job after each save, as upstream.
 pub const GLUE_HISTORY: u32 = 30;
@@ -89,14 +89,9 @@ impl Store {
 
     /// A job's GLUE history, newest first.
     pub async fn glue_history(&self, job_id: JobId) -> Result<Vec<LogGlue>> {
-        let sql = self.dialect.sql(
-            "SELECT id, job_id, glue_type, glue_source, glue_remark, add_time, update_time FROM xxl_job_logglue \
-             WHERE job_id = ? ORDER BY id DESC",
-        );
-        let rows: Vec<GlueRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(job_id.0)
-            .fetch_all(pool)
-            .await?);
+        let sql = "SELECT id, job_id, glue_type, glue_source, glue_remark, add_time, update_time \
+                   FROM xxl_job_logglue WHERE job_id = ? ORDER BY id DESC";
+        let rows: Vec<GlueRow> = self.fetch_all(sql, &[Param::Int(job_id.0)]).await?;
         Ok(rows
             .into_iter()
             .map(|row| LogGlue {

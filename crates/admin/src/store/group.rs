@@ -122,46 +122,33 @@ impl Store {
 
     /// One group.
     pub async fn group(&self, id: JobGroupId) -> Result<Option<JobGroup>> {
-        let sql = self
-            .dialect
-            .sql(format!("SELECT {COLUMNS} FROM xxl_job_group WHERE id = ?"));
-        let row: Option<GroupRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await?);
+        let sql = format!("SELECT {COLUMNS} FROM xxl_job_group WHERE id = ?");
+        let row: Option<GroupRow> = self.fetch_optional(&sql, &[Param::Int(id.0)]).await?;
         row.map(|row| self.group_from_row(row)).transpose()
     }
 
     /// The group with an AppName (the lowest id if an upstream 2.4.x database holds duplicates).
     pub async fn group_by_app_name(&self, app_name: &str) -> Result<Option<JobGroup>> {
-        let sql = self.dialect.sql(format!(
-            "SELECT {COLUMNS} FROM xxl_job_group WHERE app_name = ? ORDER BY id LIMIT 1"
-        ));
-        let row: Option<GroupRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(app_name)
-            .fetch_optional(pool)
-            .await?);
+        let sql = format!("SELECT {COLUMNS} FROM xxl_job_group WHERE app_name = ? ORDER BY id LIMIT 1");
+        let row: Option<GroupRow> = self
+            .fetch_optional(&sql, &[Param::Text(app_name.to_owned())])
+            .await?;
         row.map(|row| self.group_from_row(row)).transpose()
     }
 
     /// Every group, ordered by AppName, name and id as upstream lists them.
     pub async fn groups(&self) -> Result<Vec<JobGroup>> {
-        let sql = self.dialect.sql(format!(
-            "SELECT {COLUMNS} FROM xxl_job_group ORDER BY app_name, {{group_name}}, id"
-        ));
-        let rows: Vec<GroupRow> = on_pool!(self, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);
+        let sql = format!("SELECT {COLUMNS} FROM xxl_job_group ORDER BY app_name, {{group_name}}, id");
+        let rows: Vec<GroupRow> = self.fetch_all(&sql, &[]).await?;
         rows.into_iter().map(|row| self.group_from_row(row)).collect()
     }
 
     /// Groups of one address type, by id.
     pub async fn groups_by_address_type(&self, address_type: AddressType) -> Result<Vec<JobGroup>> {
-        let sql = self.dialect.sql(format!(
-            "SELECT {COLUMNS} FROM xxl_job_group WHERE address_type = ? ORDER BY id"
-        ));
-        let rows: Vec<GroupRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(address_type.code())
-            .fetch_all(pool)
-            .await?);
+        let sql = format!("SELECT {COLUMNS} FROM xxl_job_group WHERE address_type = ? ORDER BY id");
+        let rows: Vec<GroupRow> = self
+            .fetch_all(&sql, &[Param::SmallInt(address_type.code())])
+            .await?;
         rows.into_iter().map(|row| self.group_from_row(row)).collect()
     }
 
@@ -189,10 +176,7 @@ impl Store {
 
     /// Number of groups (upstream keeps at least one).
     pub async fn count_groups(&self) -> Result<i64> {
-        let sql = "SELECT COUNT(*) FROM xxl_job_group";
-        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql)
-            .fetch_one(pool)
-            .await?))
+        self.count("SELECT COUNT(*) FROM xxl_job_group", &[]).await
     }
 
     fn group_from_row(&self, row: GroupRow) -> Result<JobGroup> {

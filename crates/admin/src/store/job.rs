@@ -211,13 +211,8 @@ impl Store {
 
     /// One job.
     pub async fn job(&self, id: JobId) -> Result<Option<Job>> {
-        let sql = self
-            .dialect
-            .sql(format!("SELECT {COLUMNS} FROM xxl_job_info WHERE id = ?"));
-        let row: Option<JobRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await?);
+        let sql = format!("SELECT {COLUMNS} FROM xxl_job_info WHERE id = ?");
+        let row: Option<JobRow> = self.fetch_optional(&sql, &[Param::Int(id.0)]).await?;
         row.map(|row| self.job_from_row(row)).transpose()
     }
 
@@ -273,19 +268,13 @@ impl Store {
 
     /// Number of jobs, in one group or in all.
     pub async fn count_jobs(&self, group: Option<JobGroupId>) -> Result<i64> {
-        let sql = match group {
-            Some(_) => self
-                .dialect
-                .sql("SELECT COUNT(*) FROM xxl_job_info WHERE job_group = ?"),
-            None => self.dialect.sql("SELECT COUNT(*) FROM xxl_job_info"),
-        };
-        Ok(on_pool!(self, |pool| {
-            let mut query = sqlx::query_scalar(&sql);
-            if let Some(group) = group {
-                query = query.bind(group.0);
+        match group {
+            Some(group) => {
+                let sql = "SELECT COUNT(*) FROM xxl_job_info WHERE job_group = ?";
+                self.count(sql, &[Param::Int(group.0)]).await
             }
-            query.fetch_one(pool).await?
-        }))
+            None => self.count("SELECT COUNT(*) FROM xxl_job_info", &[]).await,
+        }
     }
 
     pub(crate) fn job_from_row(&self, row: JobRow) -> Result<Job> {

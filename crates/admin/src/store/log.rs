@@ -164,13 +164,8 @@ impl Store {
 
     /// One log.
     pub async fn log(&self, id: LogId) -> Result<Option<JobLog>> {
-        let sql = self
-            .dialect
-            .sql(format!("SELECT {COLUMNS} FROM xxl_job_log WHERE id = ?"));
-        let row: Option<LogRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await?);
+        let sql = format!("SELECT {COLUMNS} FROM xxl_job_log WHERE id = ?");
+        let row: Option<LogRow> = self.fetch_optional(&sql, &[Param::BigInt(id.0)]).await?;
         row.map(|row| self.log_from_row(row)).transpose()
     }
 

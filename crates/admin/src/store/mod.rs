@@ -186,6 +186,7 @@ macro_rules! bind_params {
         for param in $params {
             query = match param {
                 $crate::store::Param::Int(value) => query.bind(*value),
+                $crate::store::Param::BigInt(value) => query.bind(*value),
                 $crate::store::Param::SmallInt(value) => query.bind(*value),
                 $crate::store::Param::Text(value) => query.bind(value.as_str()),
                 $crate::store::Param::Time(value) => query.bind(*value),
@@ -201,6 +202,7 @@ pub(crate) use {bind_params, insert_id, on_pool};
 #[derive(Clone, Debug)]
 pub(crate) enum Param {
     Int(i32),
+    BigInt(i64),
     SmallInt(i16),
     Text(String),
     Time(NaiveDateTime),
@@ -287,6 +289,43 @@ impl Store {
     /// The zone DATETIME columns are written in.
     pub fn time_zone(&self) -> Tz {
         self.zone
+    }
+
+    /// All rows of a query written with `?` placeholders, bound to `params` in order.
+    pub(crate) async fn fetch_all<R: EngineRow>(&self, sql: &str, params: &[Param]) -> Result<Vec<R>> {
+        let sql = self.dialect.sql(sql);
+        Ok(on_pool!(self, |pool| bind_params!(
+            sqlx::query_as::<_, R>(&sql),
+            params
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// The first row of a query, if any (see [`Store::fetch_all`]).
+    pub(crate) async fn fetch_optional<R: EngineRow>(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Option<R>> {
+        let sql = self.dialect.sql(sql);
+        Ok(on_pool!(self, |pool| bind_params!(
+            sqlx::query_as::<_, R>(&sql),
+            params
+        )
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    /// The single integer a `SELECT COUNT(*) …` yields.
+    pub(crate) async fn count(&self, sql: &str, params: &[Param]) -> Result<i64> {
+        let sql = self.dialect.sql(sql);
+        Ok(on_pool!(self, |pool| bind_params!(
+            sqlx::query_scalar::<_, i64>(&sql),
+            params
+        )
+        .fetch_one(pool)
+        .await?))
     }
 
     /// One page of `SELECT {columns} {from_where} ORDER BY {order}` plus the count of all matching

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use xjob_protocol::{Lenient, RegistryGroup};
 
 use crate::model::{Registry, RegistryId};
-use crate::store::{Result, Store, on_pool, time};
+use crate::store::{Param, Result, Store, on_pool, time};
 
 #[derive(sqlx::FromRow)]
 struct RegistryRow {
@@ -73,15 +73,10 @@ impl Store {
 
     /// Registrations refreshed after `alive_after`, by id.
     pub async fn live_registries(&self, alive_after: DateTime<Utc>) -> Result<Vec<Registry>> {
-        let sql = self.dialect.sql(
-            "SELECT id, registry_group, registry_key, registry_value, update_time FROM xxl_job_registry \
-             WHERE update_time > ? ORDER BY id",
-        );
-        let cutoff = time::to_db(self.zone, alive_after);
-        let rows: Vec<RegistryRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(cutoff)
-            .fetch_all(pool)
-            .await?);
+        let sql = "SELECT id, registry_group, registry_key, registry_value, update_time FROM xxl_job_registry \
+                   WHERE update_time > ? ORDER BY id";
+        let cutoff = Param::Time(time::to_db(self.zone, alive_after));
+        let rows: Vec<RegistryRow> = self.fetch_all(sql, &[cutoff]).await?;
         Ok(rows
             .into_iter()
             .map(|row| Registry {

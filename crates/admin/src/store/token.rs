@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::model::{ApiToken, ApiTokenId, GroupScope, NewApiToken, UserId};
-use crate::store::{Result, Store, StoreError, insert_id, on_pool, time};
+use crate::store::{Param, Result, Store, StoreError, insert_id, on_pool, time};
 
 const COLUMNS: &str = "id, name, token_hash, group_scope, created_by, add_time, last_used_time";
 
@@ -45,20 +45,17 @@ impl Store {
 
     /// The token with a hash (the lookup on every API call).
     pub async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
-        let sql = self.dialect.sql(format!(
-            "SELECT {COLUMNS} FROM xjob_api_token WHERE token_hash = ?"
-        ));
-        let row: Option<TokenRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(pool)
-            .await?);
+        let sql = format!("SELECT {COLUMNS} FROM xjob_api_token WHERE token_hash = ?");
+        let row: Option<TokenRow> = self
+            .fetch_optional(&sql, &[Param::Text(token_hash.to_owned())])
+            .await?;
         row.map(|row| self.token_from_row(row)).transpose()
     }
 
     /// Every token, by id.
     pub async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
         let sql = format!("SELECT {COLUMNS} FROM xjob_api_token ORDER BY id");
-        let rows: Vec<TokenRow> = on_pool!(self, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);
+        let rows: Vec<TokenRow> = self.fetch_all(&sql, &[]).await?;
         rows.into_iter().map(|row| self.token_from_row(row)).collect()
     }
 

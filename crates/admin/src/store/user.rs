@@ -42,25 +42,17 @@ impl Store {
 
     /// The user with a login name.
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
-        let sql = self
-            .dialect
-            .sql(format!("SELECT {COLUMNS} FROM xxl_job_user WHERE username = ?"));
-        let row: Option<UserRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(username)
-            .fetch_optional(pool)
-            .await?);
+        let sql = format!("SELECT {COLUMNS} FROM xxl_job_user WHERE username = ?");
+        let row: Option<UserRow> = self
+            .fetch_optional(&sql, &[Param::Text(username.to_owned())])
+            .await?;
         row.map(user_from_row).transpose()
     }
 
     /// One user.
     pub async fn user(&self, id: UserId) -> Result<Option<User>> {
-        let sql = self
-            .dialect
-            .sql(format!("SELECT {COLUMNS} FROM xxl_job_user WHERE id = ?"));
-        let row: Option<UserRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await?);
+        let sql = format!("SELECT {COLUMNS} FROM xxl_job_user WHERE id = ?");
+        let row: Option<UserRow> = self.fetch_optional(&sql, &[Param::Int(id.0)]).await?;
         row.map(user_from_row).transpose()
     }
 
@@ -145,10 +137,7 @@ impl Store {
 
     /// Number of users (zero on a fresh database, until the first administrator is created).
     pub async fn count_users(&self) -> Result<i64> {
-        let sql = "SELECT COUNT(*) FROM xxl_job_user";
-        Ok(on_pool!(self, |pool| sqlx::query_scalar(sql)
-            .fetch_one(pool)
-            .await?))
+        self.count("SELECT COUNT(*) FROM xxl_job_user", &[]).await
     }
 }
 
