@@ -1,4 +1,11 @@
-//! The scheduling center: decides when a job fires and where it runs, calls executors and keeps the logs.
+//! The scheduling center ("admin") as a library. Domain types live in [`model`] and every SQL statement in
+//! [`store`]; [`route`] decides where a trigger goes and [`trigger`] talks to executors and writes the trigger
+//! message. The scheduler, registry, web and console layers build on these; a thin binary composes them.
+//!
+//! Nothing in [`model`] or [`store`] knows about axum, status codes or serde: the wire shapes belong to the
+//! protocol crate and the web layer.
 
+pub mod model;
 pub mod route;
+pub mod store;
 pub mod trigger;

@@ -19,7 +19,11 @@
 //! # }
 //! ```
 //!
+//! [`db`] gives storage tests a fresh, migrated-ready database on every engine that is configured.
+//!
 //! Test-only: panics on setup failures, which in a test is the clearest report.
+
+pub mod db;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,0 +1,391 @@
+//! `xxl_job_log`: trigger logs — batch creation, trigger and result updates, the console's pages and
+//! clearing, retention, the lost-result and fail-alarm queries, and the counts behind the daily report.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use xjob_protocol::{JobId, LogId};
+
+use crate::model::{
+    AlarmStatus, ClearType, JobGroupId, JobLog, LogCounts, LogHandle, LogStatus, LogTrigger, NewJobLog,
+};
+use crate::store::job::placeholders;
+use crate::store::{Page, Paged, Param, Result, Store, StoreError, bind_params, insert_id, on_pool, time};
+
+const COLUMNS: &str = "id, job_group, job_id, executor_address, executor_handler, executor_param, \
+     executor_sharding_param, executor_fail_retry_count, trigger_time, trigger_code, trigger_msg, handle_time, \
+     handle_code, handle_msg, alarm_status";
+
+/// Rows per multi-row INSERT (three parameters each, far below every engine's parameter limit).
+const INSERT_BATCH: usize = 1000;
+
+/// Rows deleted per statement when clearing, as upstream (keeps each transaction and lock short).
+const DELETE_BATCH: usize = 1000;
+
+/// The console's log list filters; `None` means no filter. The time range is inclusive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    /// Only this group.
+    pub job_group: Option<JobGroupId>,
+    /// Only this job.
+    pub job_id: Option<JobId>,
+    /// Triggered at or after.
+    pub trigger_from: Option<DateTime<Utc>>,
+    /// Triggered at or before.
+    pub trigger_to: Option<DateTime<Utc>>,
+    /// Status filter.
+    pub status: LogStatus,
+}
+
+#[derive(sqlx::FromRow)]
+struct LogRow {
+    id: i64,
+    job_group: i32,
+    job_id: i32,
+    executor_address: Option<String>,
+    executor_handler: Option<String>,
+    executor_param: Option<String>,
+    executor_sharding_param: Option<String>,
+    executor_fail_retry_count: i32,
+    trigger_time: Option<NaiveDateTime>,
+    trigger_code: i32,
+    trigger_msg: Option<String>,
+    handle_time: Option<NaiveDateTime>,
+    handle_code: i32,
+    handle_msg: Option<String>,
+    alarm_status: i16,
+}
+
+impl Store {
+    /// Creates one "in progress" log row (trigger and handle code 0).
+    pub async fn insert_log(&self, log: &NewJobLog) -> Result<LogId> {
+        let ids = self.insert_logs(std::slice::from_ref(log)).await?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| StoreError::corrupt("xxl_job_log", "id", "insert returned no id"))
+    }
+
+    /// Creates many "in progress" log rows, one multi-row INSERT per 1000; the ids come back in the
+    /// order of `logs`.
+    ///
+    /// Ids are read back per engine: PostgreSQL and SQLite return them (sorted, since one INSERT assigns
+    /// ids in VALUES order); MySQL reports the first id of a statement, and the rest follow it when
+    /// InnoDB allocates consecutive ids — otherwise each row gets its own INSERT in one transaction.
+    pub async fn insert_logs(&self, logs: &[NewJobLog]) -> Result<Vec<LogId>> {
+        let mut ids = Vec::with_capacity(logs.len());
+        let per_statement = if self.dialect.consecutive_ids {
+            INSERT_BATCH
+        } else {
+            1
+        };
+        on_pool!(self, |pool| {
+            let mut transaction = pool.begin().await?;
+            for chunk in logs.chunks(per_statement) {
+                let sql = self.dialect.sql(format!(
+                    "INSERT INTO xxl_job_log (job_group, job_id, trigger_time, trigger_code, handle_code) VALUES {}{}",
+                    vec!["(?, ?, ?, 0, 0)"; chunk.len()].join(", "),
+                    self.dialect.returning_id()
+                ));
+                let mut query = sqlx::query(&sql);
+                for log in chunk {
+                    query = query
+                        .bind(log.job_group.0)
+                        .bind(log.job_id.0)
+                        .bind(time::to_db(self.zone, log.trigger_time));
+                }
+                if self.dialect.last_insert_id().is_some() {
+                    let first = insert_id!(self.dialect, transaction, query);
+                    ids.extend((0..chunk.len()).map(|offset| LogId(first + offset as i64)));
+                } else {
+                    let mut returned: Vec<i64> = Vec::with_capacity(chunk.len());
+                    for row in query.fetch_all(&mut *transaction).await? {
+                        returned.push(sqlx::Row::try_get(&row, 0)?);
+                    }
+                    returned.sort_unstable();
+                    ids.extend(returned.into_iter().map(LogId));
+                }
+            }
+            transaction.commit().await?;
+        });
+        Ok(ids)
+    }
+
+    /// Writes the trigger step's result.
+    pub async fn update_log_trigger(&self, id: LogId, trigger: &LogTrigger) -> Result<bool> {
+        let sql = self.dialect.sql(
+            "UPDATE xxl_job_log SET executor_address = ?, executor_handler = ?, executor_param = ?, \
+             executor_sharding_param = ?, executor_fail_retry_count = ?, trigger_code = ?, trigger_msg = ? WHERE id = ?",
+        );
+        let updated = on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(&trigger.executor_address)
+            .bind(&trigger.executor_handler)
+            .bind(&trigger.executor_param)
+            .bind(&trigger.executor_sharding_param)
+            .bind(trigger.executor_fail_retry_count)
+            .bind(trigger.code)
+            .bind(&trigger.msg)
+            .bind(id.0)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(updated > 0)
+    }
+
+    /// Records an execution result unless one was already recorded (`handle_code` still 0), so a
+    /// repeated callback, or a callback after a kill, changes nothing. True when this call wrote it.
+    pub async fn complete_log(&self, id: LogId, handle: &LogHandle) -> Result<bool> {
+        let sql = self.dialect.sql(
+            "UPDATE xxl_job_log SET handle_time = ?, handle_code = ?, handle_msg = ? WHERE id = ? AND handle_code = 0",
+        );
+        let handle_time = handle.time.map(|at| time::to_db(self.zone, at));
+        let updated = on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(handle_time)
+            .bind(handle.code)
+            .bind(&handle.msg)
+            .bind(id.0)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(updated > 0)
+    }
+
+    /// Moves `alarm_status` from `from` to `to` if it still is `from`; true when this call won.
+    pub async fn claim_alarm(&self, id: LogId, from: AlarmStatus, to: AlarmStatus) -> Result<bool> {
+        let sql = self
+            .dialect
+            .sql("UPDATE xxl_job_log SET alarm_status = ? WHERE id = ? AND alarm_status = ?");
+        let updated = on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(to.code())
+            .bind(id.0)
+            .bind(from.code())
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(updated > 0)
+    }
+
+    /// One log.
+    pub async fn log(&self, id: LogId) -> Result<Option<JobLog>> {
+        let sql = format!("SELECT {COLUMNS} FROM xxl_job_log WHERE id = ?");
+        let row: Option<LogRow> = self.fetch_optional(&sql, &[Param::BigInt(id.0)]).await?;
+        row.map(|row| self.log_from_row(row)).transpose()
+    }
+
+    /// A page of logs matching `filter`, newest (highest id) first.
+    pub async fn logs_page(&self, filter: &LogFilter, page: Page) -> Result<Paged<JobLog>> {
+        let (conditions, params) = self.log_conditions(filter);
+        let from_where = format!(" FROM xxl_job_log WHERE {conditions}");
+        let (rows, total) = self
+            .fetch_page::<LogRow>(COLUMNS, &from_where, "id DESC", &params, page)
+            .await?;
+        let rows = rows
+            .into_iter()
+            .map(|row| self.log_from_row(row))
+            .collect::<Result<_>>()?;
+        Ok(Paged { rows, total })
+    }
+
+    /// The console's "clear log" for a group and/or job (`None` = all), in batches of 1000; returns the
+    /// number of rows deleted. `KeepNewest` orders by trigger time, ties by id; rows without a trigger
+    /// time are never counted nor deleted by it.
+    pub async fn clear_logs(
+        &self,
+        job_group: Option<JobGroupId>,
+        job_id: Option<JobId>,
+        clear: ClearType,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let filter = LogFilter {
+            job_group,
+            job_id,
+            ..LogFilter::default()
+        };
+        let (mut conditions, mut binds) = self.log_conditions(&filter);
+        match clear {
+            ClearType::All => {}
+            ClearType::OlderThanMonths(_) => {
+                let Some(cutoff) = clear.cutoff(now) else {
+                    return Ok(0);
+                };
+                conditions.push_str(" AND trigger_time <= ?");
+                binds.push(Param::Time(time::to_db(self.zone, cutoff)));
+            }
+            ClearType::KeepNewest(keep) => {
+                let boundary_sql = self.dialect.sql(format!(
+                    "SELECT trigger_time, id FROM xxl_job_log WHERE {conditions} AND trigger_time IS NOT NULL \
+                     ORDER BY trigger_time DESC, id DESC LIMIT 1 OFFSET ?"
+                ));
+                let boundary: Option<(NaiveDateTime, i64)> = on_pool!(self, |pool| {
+                    bind_params!(sqlx::query_as(&boundary_sql), &binds)
+                        .bind(i64::from(keep.saturating_sub(1)))
+                        .fetch_optional(pool)
+                        .await?
+                });
+                // Fewer rows than the number to keep: nothing to delete.
+                let Some((boundary_time, boundary_id)) = boundary else {
+                    return Ok(0);
+                };
+                conditions.push_str(" AND (trigger_time < ? OR (trigger_time = ? AND id < ?))");
+                binds.extend([Param::Time(boundary_time), Param::Time(boundary_time)]);
+                return self
+                    .delete_logs_where(&conditions, &binds, Some(boundary_id))
+                    .await;
+            }
+        }
+        self.delete_logs_where(&conditions, &binds, None).await
+    }
+
+    /// Retention: deletes every log triggered at or before `cutoff`, in batches of 1000.
+    pub async fn delete_logs_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        let binds = [Param::Time(time::to_db(self.zone, cutoff))];
+        self.delete_logs_where("trigger_time <= ?", &binds, None).await
+    }
+
+    /// Logs triggered successfully at or before `triggered_before` that have no result yet and whose
+    /// executor address has no registration: results that will never arrive. By id.
+    pub async fn lost_log_ids(&self, triggered_before: DateTime<Utc>) -> Result<Vec<LogId>> {
+        let sql = self.dialect.sql(
+            "SELECT l.id FROM xxl_job_log l WHERE l.trigger_code = 200 AND l.handle_code = 0 AND l.trigger_time <= ? \
+             AND NOT EXISTS (SELECT 1 FROM xxl_job_registry r WHERE r.registry_value = l.executor_address) ORDER BY l.id",
+        );
+        let cutoff = time::to_db(self.zone, triggered_before);
+        let ids: Vec<i64> = on_pool!(self, |pool| sqlx::query_scalar(&sql)
+            .bind(cutoff)
+            .fetch_all(pool)
+            .await?);
+        Ok(ids.into_iter().map(LogId).collect())
+    }
+
+    /// Up to `limit` failed logs not yet examined by the fail monitor (`alarm_status = 0`), by id.
+    pub async fn failed_log_ids(&self, limit: u32) -> Result<Vec<LogId>> {
+        let sql = self.dialect.sql(
+            "SELECT id FROM xxl_job_log WHERE alarm_status = 0 \
+             AND NOT ((trigger_code IN (0, 200) AND handle_code = 0) OR handle_code = 200) ORDER BY id LIMIT ?",
+        );
+        let ids: Vec<i64> = on_pool!(self, |pool| sqlx::query_scalar(&sql)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?);
+        Ok(ids.into_iter().map(LogId).collect())
+    }
+
+    /// Running, successful and failed counts of the logs triggered in `[from, until)`.
+    pub async fn log_counts(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Result<LogCounts> {
+        self.log_counts_stored(time::to_db(self.zone, from), time::to_db(self.zone, until))
+            .await
+    }
+
+    pub(crate) async fn log_counts_stored(
+        &self,
+        from: NaiveDateTime,
+        until: NaiveDateTime,
+    ) -> Result<LogCounts> {
+        let sql = self.dialect.sql(
+            "SELECT COUNT(*), COUNT(CASE WHEN trigger_code IN (0, 200) AND handle_code = 0 THEN 1 END), \
+             COUNT(CASE WHEN handle_code = 200 THEN 1 END) FROM xxl_job_log WHERE trigger_time >= ? AND trigger_time < ?",
+        );
+        let (total, running, success): (i64, i64, i64) = on_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(from)
+            .bind(until)
+            .fetch_one(pool)
+            .await?);
+        Ok(LogCounts {
+            running,
+            success,
+            failed: total - running - success,
+        })
+    }
+
+    /// `job_group`/`job_id`/time/status conditions (always non-empty) and their binds in order.
+    fn log_conditions(&self, filter: &LogFilter) -> (String, Vec<Param>) {
+        let mut conditions = vec!["1 = 1"];
+        let mut binds = Vec::new();
+        if let Some(group) = filter.job_group {
+            conditions.push("job_group = ?");
+            binds.push(Param::Int(group.0));
+        }
+        if let Some(job) = filter.job_id {
+            conditions.push("job_id = ?");
+            binds.push(Param::Int(job.0));
+        }
+        if let Some(from) = filter.trigger_from {
+            conditions.push("trigger_time >= ?");
+            binds.push(Param::Time(time::to_db(self.zone, from)));
+        }
+        if let Some(to) = filter.trigger_to {
+            conditions.push("trigger_time <= ?");
+            binds.push(Param::Time(time::to_db(self.zone, to)));
+        }
+        match filter.status {
+            LogStatus::All => {}
+            LogStatus::Success => conditions.push("handle_code = 200"),
+            LogStatus::Failed => {
+                conditions.push("(trigger_code NOT IN (0, 200) OR handle_code NOT IN (0, 200))")
+            }
+            LogStatus::Running => conditions.push("trigger_code = 200 AND handle_code = 0"),
+        }
+        (conditions.join(" AND "), binds)
+    }
+
+    /// Deletes matching rows in id batches; `id_below` adds a trailing `id < ?` bind (the keep-newest
+    /// boundary).
+    async fn delete_logs_where(
+        &self,
+        conditions: &str,
+        binds: &[Param],
+        id_below: Option<i64>,
+    ) -> Result<u64> {
+        let select = self.dialect.sql(format!(
+            "SELECT id FROM xxl_job_log WHERE {conditions} ORDER BY id LIMIT ?"
+        ));
+        let mut deleted = 0;
+        loop {
+            let ids: Vec<i64> = on_pool!(self, |pool| {
+                let mut query = bind_params!(sqlx::query_scalar(&select), binds);
+                if let Some(id_below) = id_below {
+                    query = query.bind(id_below);
+                }
+                query.bind(DELETE_BATCH as i64).fetch_all(pool).await?
+            });
+            if ids.is_empty() {
+                return Ok(deleted);
+            }
+            let delete = self.dialect.sql(format!(
+                "DELETE FROM xxl_job_log WHERE id IN ({})",
+                placeholders(ids.len())
+            ));
+            deleted += on_pool!(self, |pool| {
+                let mut query = sqlx::query(&delete);
+                for id in &ids {
+                    query = query.bind(*id);
+                }
+                query.execute(pool).await?.rows_affected()
+            });
+        }
+    }
+
+    fn log_from_row(&self, row: LogRow) -> Result<JobLog> {
+        let alarm_status = AlarmStatus::from_code(row.alarm_status).ok_or_else(|| {
+            StoreError::corrupt("xxl_job_log", "alarm_status", row.alarm_status.to_string())
+        })?;
+        Ok(JobLog {
+            id: LogId(row.id),
+            job_group: JobGroupId(row.job_group),
+            job_id: JobId(row.job_id),
+            trigger: LogTrigger {
+                executor_address: row.executor_address,
+                executor_handler: row.executor_handler,
+                executor_param: row.executor_param,
+                executor_sharding_param: row.executor_sharding_param,
+                executor_fail_retry_count: row.executor_fail_retry_count,
+                code: row.trigger_code,
+                msg: row.trigger_msg,
+            },
+            trigger_time: time::from_db_opt(self.zone, row.trigger_time),
+            handle: LogHandle {
+                time: time::from_db_opt(self.zone, row.handle_time),
+                code: row.handle_code,
+                msg: row.handle_msg,
+            },
+            alarm_status,
+        })
+    }
+}

@@ -1,0 +1,106 @@
+//! `xxl_job_registry`: executor heartbeats.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use xjob_protocol::{Lenient, RegistryGroup};
+
+use crate::model::{Registry, RegistryId};
+use crate::store::{Param, Result, Store, on_pool, time};
+
+#[derive(sqlx::FromRow)]
+struct RegistryRow {
+    id: i64,
+    registry_group: String,
+    registry_key: String,
+    registry_value: String,
+    update_time: Option<NaiveDateTime>,
+}
+
+impl Store {
+    /// Records a heartbeat: inserts the registration or refreshes its `update_time`.
+    pub async fn upsert_registry(
+        &self,
+        group: &str,
+        key: &str,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let sql = self.dialect.sql(format!(
+            "INSERT INTO xxl_job_registry (registry_group, registry_key, registry_value, update_time) VALUES (?, ?, ?, ?){}",
+            self.dialect.upsert(&["registry_group", "registry_key", "registry_value"], &["update_time"])
+        ));
+        let now = time::to_db(self.zone, now);
+        on_pool!(self, |pool| {
+            sqlx::query(&sql)
+                .bind(group)
+                .bind(key)
+                .bind(value)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Removes a registration (executor shutdown); false when there was none.
+    pub async fn remove_registry(&self, group: &str, key: &str, value: &str) -> Result<bool> {
+        let sql = self.dialect.sql(
+            "DELETE FROM xxl_job_registry WHERE registry_group = ? AND registry_key = ? AND registry_value = ?",
+        );
+        let removed = on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(group)
+            .bind(key)
+            .bind(value)
+            .execute(pool)
+            .await?
+            .rows_affected());
+        Ok(removed > 0)
+    }
+
+    /// Deletes registrations last refreshed before `dead_before` (upstream: now − 90 s); returns how many.
+    pub async fn delete_dead_registries(&self, dead_before: DateTime<Utc>) -> Result<u64> {
+        let sql = self
+            .dialect
+            .sql("DELETE FROM xxl_job_registry WHERE update_time < ?");
+        let cutoff = time::to_db(self.zone, dead_before);
+        Ok(on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(cutoff)
+            .execute(pool)
+            .await?
+            .rows_affected()))
+    }
+
+    /// Registrations refreshed after `alive_after`, by id.
+    pub async fn live_registries(&self, alive_after: DateTime<Utc>) -> Result<Vec<Registry>> {
+        let sql = "SELECT id, registry_group, registry_key, registry_value, update_time FROM xxl_job_registry \
+                   WHERE update_time > ? ORDER BY id";
+        let cutoff = Param::Time(time::to_db(self.zone, alive_after));
+        let rows: Vec<RegistryRow> = self.fetch_all(sql, &[cutoff]).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Registry {
+                id: RegistryId(row.id),
+                group: Lenient::parse(&row.registry_group),
+                key: row.registry_key,
+                value: row.registry_value,
+                update_time: time::from_db_opt(self.zone, row.update_time),
+            })
+            .collect())
+    }
+
+    /// Live executor addresses per AppName, each set sorted: what the registry monitor writes into
+    /// automatic groups.
+    pub async fn live_executor_addresses(
+        &self,
+        alive_after: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, BTreeSet<String>>> {
+        let mut addresses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for registry in self.live_registries(alive_after).await? {
+            if registry.group.known() == Some(RegistryGroup::Executor) {
+                addresses.entry(registry.key).or_default().insert(registry.value);
+            }
+        }
+        Ok(addresses)
+    }
+}

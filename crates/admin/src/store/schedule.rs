@@ -1,0 +1,164 @@
+//! The scheduler's transaction: the cluster lock (`xxl_job_lock`), the due-job scan and the batched
+//! next-time writes, all on one connection inside one transaction.
+
+use sqlx::{MySql, Postgres, Sqlite, Transaction};
+use xjob_protocol::JobId;
+
+use crate::model::{Job, TriggerStatus};
+use crate::store::job::{COLUMNS, JobRow, placeholders};
+use crate::store::{Result, Store, StoreError};
+
+/// The cluster lock row upstream seeds and every admin locks.
+const SCHEDULE_LOCK: &str = "schedule_lock";
+
+/// At most this many jobs go into one multi-row UPDATE (upstream's `xxl.job.schedule.batchsize`
+/// default); three CASE lists per job keep statements well under every engine's parameter limit.
+pub const UPDATE_BATCH: usize = 100;
+
+/// A transaction of the scheduler. Dropping it without [`StoreTx::commit`] rolls back (and releases the
+/// lock).
+pub struct StoreTx<'s> {
+    store: &'s Store,
+    transaction: Tx,
+}
+
+/// The new schedule of one job after a scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScheduleUpdate {
+    /// The job.
+    pub id: JobId,
+    /// New `trigger_last_time` (epoch ms).
+    pub last_time: i64,
+    /// New `trigger_next_time` (epoch ms).
+    pub next_time: i64,
+    /// New status: `Running` keeps the job scheduled, `Stopped` disables it (no future fire time).
+    pub status: TriggerStatus,
+}
+
+enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    MySql(Transaction<'static, MySql>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs `$body` with `$connection` bound to the transaction's connection of whichever engine.
+macro_rules! on_tx {
+    ($tx:expr, |$connection:ident| $body:expr) => {
+        match &mut $tx.transaction {
+            Tx::Sqlite(transaction) => {
+                let $connection = &mut **transaction;
+                $body
+            }
+            Tx::MySql(transaction) => {
+                let $connection = &mut **transaction;
+                $body
+            }
+            Tx::Postgres(transaction) => {
+                let $connection = &mut **transaction;
+                $body
+            }
+        }
+    };
+}
+
+impl Store {
+    /// Begins a transaction without the cluster lock.
+    ///
+    /// On SQLite a transaction that reads before it writes can fail with "database is locked" when
+    /// another connection wrote in between; scans that go on to write should use
+    /// [`Store::lock_schedule`], whose first statement is a write.
+    pub async fn begin(&self) -> Result<StoreTx<'_>> {
+        let transaction = match &self.pool {
+            super::Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            super::Pool::MySql(pool) => Tx::MySql(pool.begin().await?),
+            super::Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        };
+        Ok(StoreTx {
+            store: self,
+            transaction,
+        })
+    }
+
+    /// Begins a transaction holding the cluster lock: every other admin on the database waits in this
+    /// call until the returned transaction commits or is dropped.
+    pub async fn lock_schedule(&self) -> Result<StoreTx<'_>> {
+        let mut tx = self.begin().await?;
+        let sql = self.dialect.sql(self.dialect.lock_statement());
+        let row = on_tx!(tx, |connection| sqlx::query(&sql)
+            .bind(SCHEDULE_LOCK)
+            .fetch_optional(connection)
+            .await?
+            .is_some());
+        if !row {
+            return Err(StoreError::LockRowMissing);
+        }
+        Ok(tx)
+    }
+
+    /// Applies schedule updates in their own transaction (see [`StoreTx::update_schedules`]).
+    pub async fn update_schedules(&self, updates: &[ScheduleUpdate]) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let updated = tx.update_schedules(updates).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+}
+
+impl StoreTx<'_> {
+    /// Running jobs with `trigger_next_time <= max_next_time`, by id, at most `limit`.
+    pub async fn due_jobs(&mut self, max_next_time: i64, limit: u32) -> Result<Vec<Job>> {
+        let sql = self.store.dialect.sql(format!(
+            "SELECT {COLUMNS} FROM xxl_job_info WHERE trigger_status = 1 AND trigger_next_time <= ? ORDER BY id LIMIT ?"
+        ));
+        let rows: Vec<JobRow> = on_tx!(self, |connection| sqlx::query_as(&sql)
+            .bind(max_next_time)
+            .bind(i64::from(limit))
+            .fetch_all(connection)
+            .await?);
+        rows.into_iter().map(|row| self.store.job_from_row(row)).collect()
+    }
+
+    /// Writes new fire times and statuses, [`UPDATE_BATCH`] jobs per statement. Only rows still running
+    /// are touched, so a job stopped from the console during the scan stays stopped. Returns the number
+    /// of rows written.
+    pub async fn update_schedules(&mut self, updates: &[ScheduleUpdate]) -> Result<u64> {
+        let mut written = 0;
+        for chunk in updates.chunks(UPDATE_BATCH) {
+            let cases = vec!["WHEN ? THEN ?"; chunk.len()].join(" ");
+            let sql = self.store.dialect.sql(format!(
+                "UPDATE xxl_job_info SET trigger_last_time = CASE id {cases} ELSE trigger_last_time END, \
+                 trigger_next_time = CASE id {cases} ELSE trigger_next_time END, \
+                 trigger_status = CASE id {cases} ELSE trigger_status END \
+                 WHERE id IN ({}) AND trigger_status = 1",
+                placeholders(chunk.len())
+            ));
+            written += on_tx!(self, |connection| {
+                let mut query = sqlx::query(&sql);
+                for update in chunk {
+                    query = query.bind(update.id.0).bind(update.last_time);
+                }
+                for update in chunk {
+                    query = query.bind(update.id.0).bind(update.next_time);
+                }
+                for update in chunk {
+                    query = query.bind(update.id.0).bind(update.status.code());
+                }
+                for update in chunk {
+                    query = query.bind(update.id.0);
+                }
+                query.execute(connection).await?.rows_affected()
+            });
+        }
+        Ok(written)
+    }
+
+    /// Commits (and releases the lock).
+    pub async fn commit(self) -> Result<()> {
+        match self.transaction {
+            Tx::Sqlite(transaction) => transaction.commit().await?,
+            Tx::MySql(transaction) => transaction.commit().await?,
+            Tx::Postgres(transaction) => transaction.commit().await?,
+        }
+        Ok(())
+    }
+}
