@@ -18,8 +18,33 @@
 pub mod config;
 pub mod manifest;
 mod naming;
+pub mod normalise;
 
 pub use naming::{label_value, object_name};
 
+use crate::config::Settings;
+use crate::manifest::ManifestError;
+use crate::normalise::{Execution, Prepared};
+
 /// The handler name under which the executor registers this handler (glue type `BEAN`).
 pub const HANDLER_NAME: &str = "kubernetesJobHandler";
+
+/// Why a job parameter cannot be run; its `Display` is the execution's `handleMsg` (code 500).
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The parameter is not one acceptable Pod or Job manifest.
+    #[error("invalid kubernetes manifest: {0}")]
+    Manifest(#[from] ManifestError),
+}
+
+/// Parses the job parameter, normalises it for one execution and checks the security policy on the result,
+/// so the object handed back is exactly what may be created.
+pub fn prepare(
+    parameter: &str,
+    execution: &Execution,
+    settings: &Settings,
+) -> Result<Prepared, PrepareError> {
+    let parsed = manifest::parse(parameter, &settings.config.label_prefix)?;
+    let prepared = normalise::normalise(parsed, execution, settings)?;
+    Ok(prepared)
+}
