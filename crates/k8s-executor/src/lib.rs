@@ -19,12 +19,14 @@ pub mod config;
 pub mod manifest;
 mod naming;
 pub mod normalise;
+pub mod policy;
 
 pub use naming::{label_value, object_name};
 
 use crate::config::Settings;
 use crate::manifest::ManifestError;
 use crate::normalise::{Execution, Prepared};
+use crate::policy::PolicyError;
 
 /// The handler name under which the executor registers this handler (glue type `BEAN`).
 pub const HANDLER_NAME: &str = "kubernetesJobHandler";
@@ -35,6 +37,9 @@ pub enum PrepareError {
     /// The parameter is not one acceptable Pod or Job manifest.
     #[error("invalid kubernetes manifest: {0}")]
     Manifest(#[from] ManifestError),
+    /// The manifest is well formed but the security policy forbids it.
+    #[error("kubernetes policy: {0}")]
+    Policy(#[from] PolicyError),
 }
 
 /// Parses the job parameter, normalises it for one execution and checks the security policy on the result,
@@ -46,5 +51,66 @@ pub fn prepare(
 ) -> Result<Prepared, PrepareError> {
     let parsed = manifest::parse(parameter, &settings.config.label_prefix)?;
     let prepared = normalise::normalise(parsed, execution, settings)?;
+    policy::check(&prepared.workload, settings)?;
     Ok(prepared)
+}
+
+#[cfg(test)]
+mod tests {
+    use xjob_protocol::{JobId, LogId};
+
+    use super::*;
+    use crate::config::Host;
+
+    fn check(parameter: &str, expected: Result<&str, &str>) {
+        let settings = Settings::from_defaults(&Host {
+            in_cluster_namespace: None,
+            host_name: "h".to_owned(),
+        })
+        .unwrap();
+        let execution = Execution {
+            job_id: JobId(1),
+            log_id: LogId(2),
+            log_date_time: 0,
+            executor_timeout: 0,
+            broadcast_index: 0,
+            broadcast_total: 1,
+        };
+        let got = prepare(parameter, &execution, &settings)
+            .map(|prepared| prepared.workload.qualified_name())
+            .map_err(|error| error.to_string());
+        assert_eq!(
+            got,
+            expected.map(str::to_owned).map_err(str::to_owned),
+            "{parameter}"
+        );
+    }
+
+    #[test]
+    fn prepare_reports_manifest_and_policy_failures() {
+        check(
+            "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: a}]}",
+            Ok("default/xxl-job-1-2"),
+        );
+        check(
+            "",
+            Err("invalid kubernetes manifest: the job parameter is empty; expected a Pod or Job manifest"),
+        );
+        check(
+            "apiVersion: batch/v1\nkind: CronJob",
+            Err(
+                "invalid kubernetes manifest: unsupported CronJob (apiVersion batch/v1); expected a v1 Pod or a batch/v1 Job",
+            ),
+        );
+        check(
+            "apiVersion: v1\nkind: Pod\nspec: {hostNetwork: true, containers: [{name: a}]}",
+            Err("kubernetes policy: spec.hostNetwork: host namespaces are not allowed"),
+        );
+        check(
+            "apiVersion: v1\nkind: Pod\nmetadata: {namespace: prod}\nspec: {containers: [{name: a}]}",
+            Err(
+                "kubernetes policy: metadata.namespace: namespace \"prod\" is not allowed (allowed: default)",
+            ),
+        );
+    }
 }
