@@ -19,6 +19,7 @@ pub mod config;
 pub mod manifest;
 mod naming;
 pub mod normalise;
+pub mod outcome;
 pub mod policy;
 
 pub use naming::{label_value, object_name};
