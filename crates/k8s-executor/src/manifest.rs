@@ -267,9 +267,17 @@ pub fn strict_from_value<T: DeserializeOwned + Serialize>(tree: Value) -> Result
 /// The single non-empty document of `parameter`, as a generic tree.
 fn document(parameter: &str) -> Result<Value, ManifestError> {
     let text = parameter.trim_start_matches('\u{feff}');
-    if text.trim_start().starts_with('{') {
-        // JSON is valid YAML, but parsing it as JSON accepts tab indentation and gives JSON-shaped errors.
-        return serde_json::from_str(text).map_err(|cause| ManifestError::Syntax(cause.to_string()));
+    if let Some(body) = text.trim_start().strip_prefix('{') {
+        // JSON is valid YAML, but parsing it as JSON first also accepts tab indentation. A YAML flow mapping
+        // (`{apiVersion: v1, …}`) fails here and goes on to the YAML parser; a document that looks like JSON
+        // (a quoted first key) gets the JSON parser's error, which points at the real mistake.
+        match serde_json::from_str(text) {
+            Ok(value) => return Ok(value),
+            Err(cause) if body.trim_start().starts_with('"') => {
+                return Err(ManifestError::Syntax(cause.to_string()));
+            }
+            Err(_) => {}
+        }
     }
     let mut documents = Vec::new();
     for document in serde_yaml_ng::Deserializer::from_str(text) {

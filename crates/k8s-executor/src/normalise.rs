@@ -174,8 +174,8 @@ pub fn normalise(
     metadata.generate_name = None;
 
     let backstop = (execution.executor_timeout > 0).then(|| {
-        i64::from(execution.executor_timeout)
-            + i64::try_from(config.deadline_margin.as_secs()).unwrap_or(i64::MAX)
+        let margin = i64::try_from(config.deadline_margin.as_secs()).unwrap_or(i64::MAX);
+        i64::from(execution.executor_timeout).saturating_add(margin)
     });
     match &mut workload {
         Workload::Pod(pod) => {

@@ -71,6 +71,10 @@ fn accepted_manifests() {
     );
     check(&format!("# comment\n---\n{POD}---\n"), Ok("pod /report [main]"));
     check(
+        "{apiVersion: v1, kind: Pod, spec: {containers: [{name: flow}]}}",
+        Ok("pod / [flow]"),
+    );
+    check(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: r, creationTimestamp: null, uid: abc, resourceVersion: \"12\"}\nspec:\n  containers:\n  - name: main\n    resources: {requests: {cpu: 1, memory: 256Mi}}\n    ports: [{containerPort: 80}]\nstatus: {phase: Running}\n",
         Ok("pod /r [main]"),
     );
@@ -127,6 +131,12 @@ fn rejected_manifests() {
     check(
         "{\"kind\": \"Pod\",}",
         Err("not valid YAML or JSON: trailing comma at line 1 column 16"),
+    );
+    check(
+        "{apiVersion: v1, kind: [}",
+        Err(
+            "not valid YAML or JSON: did not find expected node content at line 1 column 25, while parsing a flow node",
+        ),
     );
     check("- a\n- b\n", Err("the document is not an object"));
     check("just text", Err("the document is not an object"));
