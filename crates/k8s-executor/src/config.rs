@@ -428,24 +428,22 @@ fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::E
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let amount: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 30s, 5m or 24h"))?;
-    let millis_per_unit: u64 = match unit.trim() {
-        "ms" => 1,
-        "" | "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        other => return Err(format!("unknown duration unit {other:?} (use ms, s, m, h or d)")),
-    };
-    amount
-        .checked_mul(millis_per_unit)
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("{text:?} is too large"))
+    let units = [
+        ("ms", 1),
+        ("", 1000),
+        ("s", 1000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+    ];
+    let millis = parse_with_unit(
+        text,
+        &units,
+        "a duration such as 30s, 5m or 24h",
+        "duration unit",
+        "ms, s, m, h or d",
+    )?;
+    Ok(Duration::from_millis(millis))
 }
 
 /// Accepts bytes as an integer, or a string with `B`, `KiB`, `MiB` or `GiB`.
@@ -463,21 +461,40 @@ fn byte_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error
 }
 
 fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let units = [
+        ("", 1),
+        ("B", 1),
+        ("KiB", 1 << 10),
+        ("MiB", 1 << 20),
+        ("GiB", 1 << 30),
+    ];
+    parse_with_unit(
+        text,
+        &units,
+        "a size such as 64MiB",
+        "size unit",
+        "B, KiB, MiB or GiB",
+    )
+}
+
+/// Reads `<digits><unit>` and multiplies the amount by the unit's factor from `units`.
+fn parse_with_unit(
+    text: &str,
+    units: &[(&str, u64)],
+    example: &str,
+    unit_kind: &str,
+    unit_list: &str,
+) -> Result<u64, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let amount: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 64MiB"))?;
-    let factor: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?} (use B, KiB, MiB or GiB)")),
+    let amount: u64 = digits.parse().map_err(|_| format!("{text:?} is not {example}"))?;
+    let unit = unit.trim();
+    let Some((_, factor)) = units.iter().find(|(name, _)| *name == unit) else {
+        return Err(format!("unknown {unit_kind} {unit:?} (use {unit_list})"));
     };
     amount
-        .checked_mul(factor)
+        .checked_mul(*factor)
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
@@ -578,6 +595,11 @@ mod tests {
         check(
             "api_timeout = \"soon\"",
             Err("\"soon\" is not a duration such as 30s, 5m or 24h"),
+            durations,
+        );
+        check(
+            "api_timeout = \"99999999999999999d\"",
+            Err("\"99999999999999999d\" is too large"),
             durations,
         );
         let bytes = |s: &Settings| s.config.max_log_bytes.to_string();
