@@ -13,6 +13,32 @@
 //! [`prepare`] chains parsing, normalisation and policy the way a trigger needs them. The lifecycle (create,
 //! watch, live log copy, kill, cleanup, janitor) builds on these pieces and is not here yet; it is also the only
 //! part that will talk to the Kubernetes API.
+//!
+//! ```
+//! use xjob_k8s_executor::config::{Host, KubernetesConfig};
+//! use xjob_k8s_executor::normalise::Execution;
+//! use xjob_k8s_executor::prepare;
+//! use xjob_protocol::{JobId, LogId};
+//!
+//! let host = Host { in_cluster_namespace: None, host_name: "exec-0".to_owned() };
+//! let settings = KubernetesConfig::default().validate(&host)?;
+//! let execution = Execution {
+//!     job_id: JobId(7),
+//!     log_id: LogId(42),
+//!     log_date_time: 1_700_000_000_000,
+//!     executor_timeout: 60,
+//!     broadcast_index: 0,
+//!     broadcast_total: 1,
+//! };
+//! let parameter = "apiVersion: v1\nkind: Pod\nmetadata: {name: report}\nspec: {containers: [{name: main, image: busybox}]}";
+//! let prepared = prepare(parameter, &execution, &settings)?;
+//! assert_eq!(prepared.workload.qualified_name(), "default/report-42");
+//!
+//! let misspelt = parameter.replace("image:", "imag:");
+//! let error = prepare(&misspelt, &execution, &settings).unwrap_err();
+//! assert_eq!(error.to_string(), "invalid kubernetes manifest: spec.containers[0].imag: unknown field");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![warn(missing_docs)]
 
 pub mod config;

@@ -265,7 +265,7 @@ pub fn strict_from_value<T: DeserializeOwned + Serialize>(tree: Value) -> Result
 }
 
 /// The single non-empty document of `parameter`, as a generic tree.
-fn document(parameter: &str) -> Result<Value, ManifestError> {
+pub(crate) fn document(parameter: &str) -> Result<Value, ManifestError> {
     let text = parameter.trim_start_matches('\u{feff}');
     if let Some(body) = text.trim_start().strip_prefix('{') {
         // JSON is valid YAML, but parsing it as JSON first also accepts tab indentation. A YAML flow mapping

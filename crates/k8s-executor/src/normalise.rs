@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use xjob_protocol::{JobId, LogId, TriggerRequest};
 
 use crate::config::{Cleanup, PodDefaults, Settings};
-use crate::manifest::{LogContainers, ManifestError, Parsed, RESERVED_ANNOTATIONS, Workload};
+use crate::manifest::{self, LogContainers, ManifestError, Parsed, RESERVED_ANNOTATIONS, Workload};
 use crate::naming::{label_value, object_name};
 
 /// Label that marks every object this executor creates (value [`MANAGED_BY_VALUE`]).
@@ -238,22 +238,40 @@ pub fn normalise(
 /// names look secret replaced by `***` (values taken from Secrets by reference are not in the manifest).
 pub fn masked_manifest(workload: &Workload) -> String {
     let mut tree = workload.to_json();
-    let pointer = match workload.kind() {
-        crate::manifest::Kind::Pod => "/spec",
-        crate::manifest::Kind::Job => "/spec/template/spec",
-    };
-    if let Some(spec) = tree.pointer_mut(pointer) {
+    mask_env(&mut tree);
+    render(&tree)
+}
+
+/// The job parameter as written, masked like [`masked_manifest`], for the generic `Param:` start line of the
+/// execution log. A parameter that is not one YAML or JSON document is not shown at all, since nothing in it
+/// can be told apart from a secret.
+pub fn masked_parameter(parameter: &str) -> String {
+    match manifest::document(parameter) {
+        Ok(mut tree) => {
+            mask_env(&mut tree);
+            render(&tree)
+        }
+        Err(_) => "(not a single YAML or JSON document; not shown)".to_owned(),
+    }
+}
+
+/// Replaces secret-looking literal `env` values in every container list of a Pod or Job tree.
+fn mask_env(tree: &mut Value) {
+    for pointer in ["/spec", "/spec/template/spec"] {
+        let Some(spec) = tree.pointer_mut(pointer) else {
+            continue;
+        };
         for list in ["initContainers", "containers"] {
             let containers = spec
                 .get_mut(list)
                 .and_then(Value::as_array_mut)
                 .into_iter()
                 .flatten();
-            for variable in containers
+            let variables = containers
                 .filter_map(|c| c.get_mut("env"))
                 .filter_map(Value::as_array_mut)
-                .flatten()
-            {
+                .flatten();
+            for variable in variables {
                 let secret = variable
                     .get("name")
                     .and_then(Value::as_str)
@@ -264,7 +282,10 @@ pub fn masked_manifest(workload: &Workload) -> String {
             }
         }
     }
-    serde_yaml_ng::to_string(&tree).unwrap_or_else(|cause| format!("(manifest not printable: {cause})"))
+}
+
+fn render(tree: &Value) -> String {
+    serde_yaml_ng::to_string(tree).unwrap_or_else(|cause| format!("(manifest not printable: {cause})"))
 }
 
 /// Whether an environment variable's name suggests its value is a secret.

@@ -536,6 +536,23 @@ spec:
 }
 
 #[test]
+fn masked_parameters() {
+    let check = |input: &str, expected: &str| assert_eq!(masked_parameter(input), expected, "{input}");
+    check(
+        "kind: Job\nspec: {template: {spec: {containers: [{name: a, env: [{name: PASSWORD, value: p}, {name: MODE, value: m}]}]}}}",
+        "kind: Job\nspec:\n  template:\n    spec:\n      containers:\n      - env:\n        - name: PASSWORD\n          value: '***'\n        - name: MODE\n          value: m\n        name: a\n",
+    );
+    check(
+        r#"{"spec":{"initContainers":[{"env":[{"name":"token","value":"t"}]}]}}"#,
+        "spec:\n  initContainers:\n  - env:\n    - name: token\n      value: '***'\n",
+    );
+    check(
+        "password: [unclosed",
+        "(not a single YAML or JSON document; not shown)",
+    );
+}
+
+#[test]
 fn secret_looking_names() {
     for (name, secret) in [
         ("DB_PASSWORD", true),
