@@ -15,6 +15,8 @@
 //!    writes `creationTimestamp: null`). Only keys are compared, never values, so normalised spellings of a
 //!    value (`cpu: 1` read back as `"1"`) are not mistaken for losses.
 //!
+//! `status` is set aside before these steps: it is never sent, so it is neither checked nor kept.
+//!
 //! The same check serves the configuration's defaults template ([`strict_from_value`]). What the manifest
 //! means for an execution (names, labels, deadlines) is decided in [`crate::normalise`], not here.
 
@@ -212,10 +214,13 @@ impl Workload {
 
 /// Parses the job parameter into one Pod or Job and its executor options (annotations under `label_prefix`).
 pub fn parse(parameter: &str, label_prefix: &str) -> Result<Parsed, ManifestError> {
-    let tree = document(parameter)?;
-    let Value::Object(object) = &tree else {
+    let mut tree = document(parameter)?;
+    let Value::Object(object) = &mut tree else {
         return Err(ManifestError::NotAnObject);
     };
+    // The status is never sent (normalisation drops it) and an object exported from a newer cluster may
+    // carry status fields this API level does not know, so it is set aside before the strict check.
+    object.remove("status");
     let api_version = object
         .get("apiVersion")
         .and_then(Value::as_str)

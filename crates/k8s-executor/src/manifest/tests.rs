@@ -71,6 +71,10 @@ fn accepted_manifests() {
     );
     check(&format!("# comment\n---\n{POD}---\n"), Ok("pod /report [main]"));
     check(
+        &format!("{POD}status: {{phase: Running, newerStatusField: 1}}\n"),
+        Ok("pod /report [main]"),
+    );
+    check(
         "{apiVersion: v1, kind: Pod, spec: {containers: [{name: flow}]}}",
         Ok("pod / [flow]"),
     );
