@@ -310,7 +310,20 @@ async fn replace_checks_versions_and_events_v1_round_trip() {
     pods.create(&PostParams::default(), &pod("replaced", "sleep 30"))
         .await
         .unwrap();
-    let mut current = pods.get("replaced").await.unwrap();
+    // The fake kubelet writes the pod's status until it is ready; each write bumps the resource version, so
+    // the replace below would race it. Once ready, nothing else changes the pod.
+    let mut current = setup
+        .wait_pod("replaced", "pod ready", |p| {
+            p.status
+                .as_ref()
+                .and_then(|status| status.conditions.as_ref())
+                .is_some_and(|conditions| {
+                    conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
+                })
+        })
+        .await;
     current
         .metadata
         .labels
