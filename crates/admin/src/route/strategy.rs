@@ -1,36 +1,13 @@
-//! The routing strategy enum with its upstream spellings (`executor_route_strategy`) and English titles.
+//! The routing strategies' English titles and parsing. The enum itself and its upstream spellings
+//! (`executor_route_strategy`) are the domain type [`RouteStrategy`] of `model`, so each spelling lives once.
 //!
 //! How each strategy decides lives in the router; this file only names them.
 
-use std::fmt;
 use std::str::FromStr;
 
 use xjob_protocol::WireEnum;
 
-/// A job's routing strategy, spelled on the wire and in the database as upstream's enum constant names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RouteStrategy {
-    /// `FIRST`: the first address of the list.
-    First,
-    /// `LAST`: the last address.
-    Last,
-    /// `ROUND`: a per-job counter walks the list, starting at a random offset.
-    Round,
-    /// `RANDOM`: a uniformly random address.
-    Random,
-    /// `CONSISTENT_HASH`: the job id's place on a ring of 100 virtual nodes per address.
-    ConsistentHash,
-    /// `LEAST_FREQUENTLY_USED`: the address this job used least often.
-    LeastFrequentlyUsed,
-    /// `LEAST_RECENTLY_USED`: the address this job used longest ago.
-    LeastRecentlyUsed,
-    /// `FAILOVER`: the first address whose `/beat` succeeds.
-    Failover,
-    /// `BUSYOVER`: the first address whose `/idleBeat` for the job succeeds.
-    Busyover,
-    /// `SHARDING_BROADCAST`: one trigger per address, handled by the trigger procedure, not routed.
-    ShardingBroadcast,
-}
+pub use crate::model::RouteStrategy;
 
 /// A strategy name that matches no [`RouteStrategy`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -52,42 +29,6 @@ impl RouteStrategy {
             RouteStrategy::Busyover => "Busyover",
             RouteStrategy::ShardingBroadcast => "Sharding Broadcast",
         }
-    }
-}
-
-impl WireEnum for RouteStrategy {
-    const ALL: &'static [Self] = &[
-        RouteStrategy::First,
-        RouteStrategy::Last,
-        RouteStrategy::Round,
-        RouteStrategy::Random,
-        RouteStrategy::ConsistentHash,
-        RouteStrategy::LeastFrequentlyUsed,
-        RouteStrategy::LeastRecentlyUsed,
-        RouteStrategy::Failover,
-        RouteStrategy::Busyover,
-        RouteStrategy::ShardingBroadcast,
-    ];
-
-    fn wire_name(self) -> &'static str {
-        match self {
-            RouteStrategy::First => "FIRST",
-            RouteStrategy::Last => "LAST",
-            RouteStrategy::Round => "ROUND",
-            RouteStrategy::Random => "RANDOM",
-            RouteStrategy::ConsistentHash => "CONSISTENT_HASH",
-            RouteStrategy::LeastFrequentlyUsed => "LEAST_FREQUENTLY_USED",
-            RouteStrategy::LeastRecentlyUsed => "LEAST_RECENTLY_USED",
-            RouteStrategy::Failover => "FAILOVER",
-            RouteStrategy::Busyover => "BUSYOVER",
-            RouteStrategy::ShardingBroadcast => "SHARDING_BROADCAST",
-        }
-    }
-}
-
-impl fmt::Display for RouteStrategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.wire_name())
     }
 }
 
