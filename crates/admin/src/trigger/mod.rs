@@ -6,5 +6,7 @@
 
 mod executor_client;
 pub mod message;
+mod request;
 
 pub use executor_client::{ClientError, ClientOptions, ExecutorClient, ExecutorTarget, GroupProbe};
+pub use request::{ExecutorGenerations, TriggerQueue, TriggerRejected, TriggerRequest, TriggerType};
