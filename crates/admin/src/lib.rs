@@ -7,5 +7,6 @@
 
 pub mod model;
 pub mod route;
+pub mod schedule;
 pub mod store;
 pub mod trigger;
