@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::model::{AddressType, JobGroup, JobGroupId, NewJobGroup};
 use crate::store::dialect::contains_pattern;
+use crate::store::job::placeholders;
 use crate::store::{Page, Paged, Param, Result, Store, StoreError, insert_id, on_pool, time};
 
 const COLUMNS: &str =
@@ -125,6 +126,20 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM xxl_job_group WHERE id = ?");
         let row: Option<GroupRow> = self.fetch_optional(&sql, &[Param::Int(id.0)]).await?;
         row.map(|row| self.group_from_row(row)).transpose()
+    }
+
+    /// The groups among `ids` that exist, by id: one query for a batch of triggers.
+    pub async fn groups_by_ids(&self, ids: &[JobGroupId]) -> Result<Vec<JobGroup>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM xxl_job_group WHERE id IN ({}) ORDER BY id",
+            placeholders(ids.len())
+        );
+        let params: Vec<Param> = ids.iter().map(|id| Param::Int(id.0)).collect();
+        let rows: Vec<GroupRow> = self.fetch_all(&sql, &params).await?;
+        rows.into_iter().map(|row| self.group_from_row(row)).collect()
     }
 
     /// The group with an AppName (the lowest id if an upstream 2.4.x database holds duplicates).

@@ -129,6 +129,40 @@ impl Store {
         Ok(updated > 0)
     }
 
+    /// Writes the trigger step's result of many logs in one transaction, the same statement as
+    /// [`Store::update_log_trigger`] once per row; returns how many rows existed. One commit for a
+    /// batch is what makes thousands of triggers a second affordable on SQLite.
+    pub async fn update_log_triggers(&self, updates: &[(LogId, LogTrigger)]) -> Result<u64> {
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let sql = self.dialect.sql(
+            "UPDATE xxl_job_log SET executor_address = ?, executor_handler = ?, executor_param = ?, \
+             executor_sharding_param = ?, executor_fail_retry_count = ?, trigger_code = ?, trigger_msg = ? WHERE id = ?",
+        );
+        let updated = on_pool!(self, |pool| {
+            let mut transaction = pool.begin().await?;
+            let mut updated = 0;
+            for (id, trigger) in updates {
+                updated += sqlx::query(&sql)
+                    .bind(&trigger.executor_address)
+                    .bind(&trigger.executor_handler)
+                    .bind(&trigger.executor_param)
+                    .bind(&trigger.executor_sharding_param)
+                    .bind(trigger.executor_fail_retry_count)
+                    .bind(trigger.code)
+                    .bind(&trigger.msg)
+                    .bind(id.0)
+                    .execute(&mut *transaction)
+                    .await?
+                    .rows_affected();
+            }
+            transaction.commit().await?;
+            updated
+        });
+        Ok(updated)
+    }
+
     /// Records an execution result unless one was already recorded (`handle_code` still 0), so a
     /// repeated callback, or a callback after a kill, changes nothing. True when this call wrote it.
     pub async fn complete_log(&self, id: LogId, handle: &LogHandle) -> Result<bool> {
@@ -261,6 +295,21 @@ impl Store {
              AND NOT ((trigger_code IN (0, 200) AND handle_code = 0) OR handle_code = 200) ORDER BY id LIMIT ?",
         );
         let ids: Vec<i64> = on_pool!(self, |pool| sqlx::query_scalar(&sql)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?);
+        Ok(ids.into_iter().map(LogId).collect())
+    }
+
+    /// Like [`Store::failed_log_ids`], from id `first` on: lets the fail monitor page past logs that are
+    /// still waiting for their retry interval.
+    pub async fn failed_log_ids_from(&self, first: LogId, limit: u32) -> Result<Vec<LogId>> {
+        let sql = self.dialect.sql(
+            "SELECT id FROM xxl_job_log WHERE alarm_status = 0 AND id >= ? \
+             AND NOT ((trigger_code IN (0, 200) AND handle_code = 0) OR handle_code = 200) ORDER BY id LIMIT ?",
+        );
+        let ids: Vec<i64> = on_pool!(self, |pool| sqlx::query_scalar(&sql)
+            .bind(first.0)
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?);

@@ -6,7 +6,10 @@
 
 mod executor_client;
 pub mod message;
+pub mod pipeline;
 mod request;
+pub mod retry;
 
 pub use executor_client::{ClientError, ClientOptions, ExecutorClient, ExecutorTarget, GroupProbe};
+pub use pipeline::{Pipeline, PipelineDeps, PipelineHandle, PipelineLimits};
 pub use request::{ExecutorGenerations, TriggerQueue, TriggerRejected, TriggerRequest, TriggerType};
