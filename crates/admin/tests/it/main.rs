@@ -10,5 +10,8 @@ mod jobs;
 mod lock;
 mod logs;
 mod migrations;
+mod pipeline;
+mod retry;
 mod support;
+mod trigger_rig;
 mod users;
