@@ -12,6 +12,7 @@
 //! successfully, as upstream marks it when the job has no alarm e-mail.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -226,9 +227,8 @@ impl Monitor {
                 return Ok(Outcome::Waiting);
             }
         }
-        if !jobs.contains_key(&log.job_id) {
-            let job = self.store.job(log.job_id).await?;
-            jobs.insert(log.job_id, job);
+        if let Entry::Vacant(entry) = jobs.entry(log.job_id) {
+            entry.insert(self.store.job(log.job_id).await?);
         }
         let job = jobs.get(&log.job_id).and_then(Option::as_ref);
         let remaining = log.trigger.executor_fail_retry_count;

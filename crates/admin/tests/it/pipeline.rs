@@ -156,7 +156,7 @@ async fn failover_skips_a_dead_executor_and_busyover_a_busy_one() {
         assert!(log.trigger.msg.unwrap().ends_with("Trigger result：success"));
 
         // Every address dead: the probe log becomes the route message.
-        let all_dead = rig.group(&[dead.clone()]).await;
+        let all_dead = rig.group(std::slice::from_ref(&dead)).await;
         let job = rig.job(all_dead, RouteStrategy::Failover, "record").await;
         let log = rig.settled(rig.manual(job).await[0]).await;
         assert_eq!(log.trigger.code, 500);

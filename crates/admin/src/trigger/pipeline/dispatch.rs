@@ -1,7 +1,6 @@
 //! One log row's trip to an executor: choose the address, call `/run` or `/trigger`, and describe the
 //! outcome as the row's trigger fields (upstream's `processTrigger`, steps 3 to 7).
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -194,8 +193,8 @@ struct GroupCredentials<'a> {
     group: Option<&'a JobGroup>,
 }
 
-impl<'a> GroupCredentials<'a> {
-    fn target(&self, address: &'a str) -> ExecutorTarget<'a> {
+impl GroupCredentials<'_> {
+    fn target<'t>(&'t self, address: &'t str) -> ExecutorTarget<'t> {
         let generation = self.shared.generations.get(address);
         let access_token = match generation {
             Generation::G3 => self.group.and_then(|group| group.access_token.as_deref()),
@@ -211,22 +210,14 @@ impl<'a> GroupCredentials<'a> {
 }
 
 impl Probe for GroupCredentials<'_> {
-    fn beat<'b>(&'b self, address: &'b str) -> impl Future<Output = Envelope<String>> + Send + 'b {
-        async move {
-            let target = self.target(address);
-            failure_as_envelope(self.shared.client.beat(&target).await)
-        }
+    async fn beat(&self, address: &str) -> Envelope<String> {
+        let target = self.target(address);
+        failure_as_envelope(self.shared.client.beat(&target).await)
     }
 
-    fn idle_beat<'b>(
-        &'b self,
-        address: &'b str,
-        job_id: JobId,
-    ) -> impl Future<Output = Envelope<String>> + Send + 'b {
-        async move {
-            let target = self.target(address);
-            failure_as_envelope(self.shared.client.idle_beat(&target, job_id).await)
-        }
+    async fn idle_beat(&self, address: &str, job_id: JobId) -> Envelope<String> {
+        let target = self.target(address);
+        failure_as_envelope(self.shared.client.idle_beat(&target, job_id).await)
     }
 }
 
