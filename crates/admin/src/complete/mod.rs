@@ -20,7 +20,9 @@ use crate::store::{Store, StoreError};
 use crate::trigger::message::escape;
 use crate::trigger::{TriggerQueue, TriggerRequest, TriggerType};
 
-pub use writer::{ResultSender, ResultWriter, ResultWriterHandle, ResultWriterOptions, WriteRefused};
+pub use writer::{
+    ResultSender, ResultWriter, ResultWriterHandle, ResultWriterOptions, WriteRefused, WriterStats,
+};
 
 /// One execution result to record.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,6 +6,8 @@
 //! A batch whose transaction fails is retried request by request, so one request the database rejects
 //! cannot make the results of others fail with it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -41,6 +43,25 @@ pub struct ResultWriter;
 #[derive(Clone, Debug)]
 pub struct ResultSender {
     sender: mpsc::Sender<Pending>,
+    stats: Arc<Counters>,
+}
+
+/// How much coalescing happened so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Requests answered.
+    pub requests: u64,
+    /// Results handed to the store.
+    pub results: u64,
+    /// Batches written (one transaction each, unless a batch had to be split after a failure).
+    pub batches: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    results: AtomicU64,
+    batches: AtomicU64,
 }
 
 /// Stops the writer.
@@ -71,8 +92,18 @@ impl ResultWriter {
     pub fn start(completer: Completer, options: ResultWriterOptions) -> (ResultSender, ResultWriterHandle) {
         let (sender, receiver) = mpsc::channel(options.queue_capacity.max(1));
         let cancel = CancellationToken::new();
-        let task = tokio::spawn(run(completer, receiver, cancel.clone(), options.max_batch.max(1)));
-        (ResultSender { sender }, ResultWriterHandle { cancel, task })
+        let stats = Arc::new(Counters::default());
+        let task = tokio::spawn(run(
+            completer,
+            receiver,
+            cancel.clone(),
+            options.max_batch.max(1),
+            Arc::clone(&stats),
+        ));
+        (
+            ResultSender { sender, stats },
+            ResultWriterHandle { cancel, task },
+        )
     }
 }
 
@@ -89,6 +120,15 @@ impl ResultSender {
             .await
             .map_err(|_| WriteRefused::ShuttingDown)?;
         answer.await.unwrap_or(Err(WriteRefused::ShuttingDown))
+    }
+
+    /// Counts since start.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            requests: self.stats.requests.load(Ordering::Relaxed),
+            results: self.stats.results.load(Ordering::Relaxed),
+            batches: self.stats.batches.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -107,6 +147,7 @@ async fn run(
     mut receiver: mpsc::Receiver<Pending>,
     cancel: CancellationToken,
     max_batch: usize,
+    stats: Arc<Counters>,
 ) {
     loop {
         let first = tokio::select! {
@@ -132,6 +173,9 @@ async fn run(
                 Err(_) => break,
             }
         }
+        stats.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats.results.fetch_add(count as u64, Ordering::Relaxed);
+        stats.batches.fetch_add(1, Ordering::Relaxed);
         write_batch(&completer, batch).await;
     }
 }

@@ -5,10 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod adopt;
+mod executor_api;
 mod groups;
 mod jobs;
 mod lock;
 mod logs;
 mod migrations;
+mod results;
 mod support;
 mod users;
