@@ -5,7 +5,10 @@
 //! Nothing in [`model`] or [`store`] knows about axum, status codes or serde: the wire shapes belong to the
 //! protocol crate and the web layer.
 
+pub mod complete;
+pub mod executor_api;
 pub mod model;
+pub mod registry;
 pub mod route;
 pub mod schedule;
 pub mod store;

@@ -2,7 +2,7 @@
 //! 30 s by the executor and dropped after 90 s of silence.
 
 use chrono::{DateTime, Utc};
-use xjob_protocol::{Lenient, RegistryGroup};
+use xjob_protocol::{Generation, Lenient, RegistryGroup};
 
 use crate::model::RegistryId;
 
@@ -19,4 +19,7 @@ pub struct Registry {
     pub value: String,
     /// Last heartbeat (admin clock).
     pub update_time: Option<DateTime<Utc>>,
+    /// The protocol generation the executor was last heard speaking; `None` when no admin could tell (or
+    /// the row was written by an upstream admin).
+    pub generation: Option<Generation>,
 }

@@ -17,6 +17,12 @@ const COLUMNS: &str = "id, job_group, job_id, executor_address, executor_handler
 /// Rows per multi-row INSERT (three parameters each, far below every engine's parameter limit).
 const INSERT_BATCH: usize = 1000;
 
+/// The longest `handle_msg` stored, in characters: upstream cuts results to 15 000 characters.
+pub const HANDLE_MSG_MAX_CHARS: usize = 15_000;
+
+/// Ids per `IN (…)` list when reading many logs at once.
+const READ_BATCH: usize = 1000;
+
 /// Rows deleted per statement when clearing, as upstream (keeps each transaction and lock short).
 const DELETE_BATCH: usize = 1000;
 
@@ -179,6 +185,66 @@ impl Store {
             .await?
             .rows_affected());
         Ok(updated > 0)
+    }
+
+    /// Records many execution results in one transaction, each under [`Store::complete_log`]'s rule: only a
+    /// log still without result (`handle_code` 0) is written, so a repeated result changes nothing. A
+    /// message already in the row stays in front of the new one, separated by `<br>`, as upstream keeps
+    /// it; messages are cut to [`HANDLE_MSG_MAX_CHARS`]. Returns the ids this call wrote, in input order.
+    pub async fn complete_logs(&self, results: &[(LogId, LogHandle)]) -> Result<Vec<LogId>> {
+        if results.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = self.dialect.sql(format!(
+            "UPDATE xxl_job_log SET handle_time = ?, handle_code = ?, {} WHERE id = ? AND handle_code = 0",
+            self.dialect.append_handle_msg(HANDLE_MSG_MAX_CHARS)
+        ));
+        let mut written = Vec::with_capacity(results.len());
+        on_pool!(self, |pool| {
+            let mut transaction = pool.begin().await?;
+            for (id, handle) in results {
+                let msg = handle
+                    .msg
+                    .as_deref()
+                    .map(|msg| truncate_chars(msg, HANDLE_MSG_MAX_CHARS));
+                let updated = sqlx::query(&sql)
+                    .bind(handle.time.map(|at| time::to_db(self.zone, at)))
+                    .bind(handle.code)
+                    .bind(msg)
+                    .bind(msg)
+                    .bind(id.0)
+                    .execute(&mut *transaction)
+                    .await?
+                    .rows_affected();
+                if updated > 0 {
+                    written.push(*id);
+                }
+            }
+            transaction.commit().await?;
+        });
+        Ok(written)
+    }
+
+    /// The job of each listed log that has no result yet (`handle_code` 0); unknown and finished logs are
+    /// left out. By id.
+    pub async fn running_log_jobs(&self, ids: &[LogId]) -> Result<Vec<(LogId, JobId)>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(READ_BATCH) {
+            let sql = self.dialect.sql(format!(
+                "SELECT id, job_id FROM xxl_job_log WHERE handle_code = 0 AND id IN ({}) ORDER BY id",
+                placeholders(chunk.len())
+            ));
+            let rows: Vec<(i64, i32)> = on_pool!(self, |pool| {
+                let mut query = sqlx::query_as(&sql);
+                for id in chunk {
+                    query = query.bind(id.0);
+                }
+                query.fetch_all(pool).await?
+            });
+            found.extend(rows.into_iter().map(|(id, job)| (LogId(id), JobId(job))));
+        }
+        found.sort_unstable();
+        Ok(found)
     }
 
     /// Moves `alarm_status` from `from` to `to` if it still is `from`; true when this call won.
@@ -436,5 +502,13 @@ impl Store {
             },
             alarm_status,
         })
+    }
+}
+
+/// The first `max_chars` characters of `text`.
+pub(crate) fn truncate_chars(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => &text[..end],
+        None => text,
     }
 }

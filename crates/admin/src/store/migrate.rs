@@ -21,7 +21,7 @@ use crate::store::dialect::{Dialect, Engine, Naming};
 use crate::store::{Result, Store, StoreError, on_pool, time};
 
 /// The version this build migrates to.
-pub const LATEST_VERSION: i32 = 2;
+pub const LATEST_VERSION: i32 = 3;
 
 const VERSION_TABLE: Table = Table {
     name: "xjob_schema_version",
@@ -212,6 +212,9 @@ const ADDED_COLUMNS: &[(&str, Column)] = &[
     ("xxl_job_info", col("fail_retry_backoff", Ty::TinyInt)),
 ];
 
+/// The column of migration 3; values `g1`, `g2`, `g3`.
+const REGISTRY_GENERATION: (&str, Column) = ("xxl_job_registry", col("protocol_generation", Ty::Varchar(8)));
+
 const fn index(
     name: &'static str,
     table: &'static str,
@@ -230,6 +233,7 @@ const fn index(
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, "upstream XXL-JOB tables and seed"),
     (2, "xjob columns, API tokens and indexes"),
+    (3, "protocol generation of executor registrations"),
 ];
 
 /// Brings the database to [`LATEST_VERSION`].
@@ -302,7 +306,8 @@ async fn run_locked(store: &Store) -> Result<()> {
         let outcome = match version {
             1 if adopted => Ok(()),
             1 => create_upstream_schema(store).await,
-            _ => add_xjob_schema(store).await,
+            2 => add_xjob_schema(store).await,
+            _ => add_registry_generation(store).await,
         };
         outcome.map_err(|source| StoreError::Migration {
             version,
@@ -388,6 +393,16 @@ async fn add_xjob_schema(store: &Store) -> Result<()> {
         on_pool!(store, |pool| {
             sqlx::query(&sql).bind("schedule_lock").execute(pool).await?;
         });
+    }
+    Ok(())
+}
+
+/// Migration 3: the protocol generation each registration was last heard speaking, so every admin of a
+/// cluster learns it from the table (nullable: upstream admins sharing the database never write it).
+async fn add_registry_generation(store: &Store) -> Result<()> {
+    let (table, column) = REGISTRY_GENERATION;
+    if !exists(store, store.dialect.column_exists(), &[table, column.name]).await? {
+        execute(store, &store.dialect.add_column(table, &column)).await?;
     }
     Ok(())
 }

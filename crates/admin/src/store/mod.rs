@@ -43,7 +43,7 @@ use sqlx::sqlite::{
 pub use dialect::{Engine, Naming};
 pub use glue::GLUE_HISTORY;
 pub use job::{JobFilter, NewJob};
-pub use log::LogFilter;
+pub use log::{HANDLE_MSG_MAX_CHARS, LogFilter};
 pub use schedule::{ScheduleUpdate, StoreTx, UPDATE_BATCH};
 
 use crate::store::dialect::Dialect;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use xjob_protocol::{Lenient, RegistryGroup};
+use xjob_protocol::{Generation, Lenient, RegistryGroup};
 
 use crate::model::{Registry, RegistryId};
 use crate::store::{Param, Result, Store, on_pool, time};
@@ -15,10 +15,12 @@ struct RegistryRow {
     registry_key: String,
     registry_value: String,
     update_time: Option<NaiveDateTime>,
+    protocol_generation: Option<String>,
 }
 
 impl Store {
-    /// Records a heartbeat: inserts the registration or refreshes its `update_time`.
+    /// Records a heartbeat: inserts the registration or refreshes its `update_time`; a stored protocol
+    /// generation is kept.
     pub async fn upsert_registry(
         &self,
         group: &str,
@@ -26,9 +28,28 @@ impl Store {
         value: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        self.record_heartbeat(group, key, value, None, now).await
+    }
+
+    /// Records a heartbeat together with the protocol generation the executor spoke; `None` (not
+    /// recognisable) keeps whatever generation is stored.
+    pub async fn record_heartbeat(
+        &self,
+        group: &str,
+        key: &str,
+        value: &str,
+        generation: Option<Generation>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let sql = self.dialect.sql(format!(
-            "INSERT INTO xxl_job_registry (registry_group, registry_key, registry_value, update_time) VALUES (?, ?, ?, ?){}",
-            self.dialect.upsert(&["registry_group", "registry_key", "registry_value"], &["update_time"])
+            "INSERT INTO xxl_job_registry (registry_group, registry_key, registry_value, update_time, protocol_generation) \
+             VALUES (?, ?, ?, ?, ?){}",
+            self.dialect.upsert_keeping(
+                "xxl_job_registry",
+                &["registry_group", "registry_key", "registry_value"],
+                &["update_time"],
+                &["protocol_generation"]
+            )
         ));
         let now = time::to_db(self.zone, now);
         on_pool!(self, |pool| {
@@ -37,6 +58,7 @@ impl Store {
                 .bind(key)
                 .bind(value)
                 .bind(now)
+                .bind(generation.map(Generation::as_str))
                 .execute(pool)
                 .await?;
         });
@@ -73,7 +95,7 @@ impl Store {
 
     /// Registrations refreshed after `alive_after`, by id.
     pub async fn live_registries(&self, alive_after: DateTime<Utc>) -> Result<Vec<Registry>> {
-        let sql = "SELECT id, registry_group, registry_key, registry_value, update_time FROM xxl_job_registry \
+        let sql = "SELECT id, registry_group, registry_key, registry_value, update_time, protocol_generation FROM xxl_job_registry \
                    WHERE update_time > ? ORDER BY id";
         let cutoff = Param::Time(time::to_db(self.zone, alive_after));
         let rows: Vec<RegistryRow> = self.fetch_all(sql, &[cutoff]).await?;
@@ -85,6 +107,11 @@ impl Store {
                 key: row.registry_key,
                 value: row.registry_value,
                 update_time: time::from_db_opt(self.zone, row.update_time),
+                // A value this version does not know reads as "not known", like a NULL.
+                generation: row
+                    .protocol_generation
+                    .as_deref()
+                    .and_then(|name| name.parse().ok()),
             })
             .collect())
     }

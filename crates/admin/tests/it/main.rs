@@ -5,12 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod adopt;
+mod executor_api;
 mod groups;
 mod jobs;
 mod lock;
 mod logs;
 mod migrations;
 mod pipeline;
+mod results;
 mod retry;
 mod support;
 mod trigger_rig;

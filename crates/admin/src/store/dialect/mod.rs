@@ -135,6 +135,38 @@ impl Dialect {
         }
     }
 
+    /// Like [`Dialect::upsert`], plus `keep_known` columns that take the inserted value only when it is not
+    /// NULL, so a writer that does not know a value never erases one another writer stored.
+    pub(crate) fn upsert_keeping(
+        &self,
+        table: &str,
+        key: &[&str],
+        columns: &[&str],
+        keep_known: &[&str],
+    ) -> String {
+        let mut tail = self.upsert(key, columns);
+        for column in keep_known {
+            let set = match self.engine {
+                Engine::MySql => format!(", {column} = COALESCE(VALUES({column}), {column})"),
+                Engine::Sqlite | Engine::Postgres => {
+                    format!(", {column} = COALESCE(excluded.{column}, {table}.{column})")
+                }
+            };
+            tail.push_str(&set);
+        }
+        tail
+    }
+
+    /// `handle_msg = …` for recording a result: the new message, appended after `<br>` to a message already
+    /// present (as upstream does), and cut to `max_chars` characters. Binds the new message twice.
+    pub(crate) fn append_handle_msg(&self, max_chars: usize) -> String {
+        let joined = match self.engine {
+            Engine::MySql => "CONCAT(handle_msg, '<br>', ?)",
+            Engine::Sqlite | Engine::Postgres => "handle_msg || '<br>' || ?",
+        };
+        format!("handle_msg = CASE WHEN handle_msg IS NULL THEN ? ELSE SUBSTR({joined}, 1, {max_chars}) END")
+    }
+
     /// The statement that takes the cluster lock inside the current transaction; it yields one row when
     /// the lock row exists.
     ///
@@ -292,6 +324,20 @@ mod tests {
         assert_eq!(
             sqlite.upsert(&["k", "l"], &["a"]),
             " ON CONFLICT (k, l) DO UPDATE SET a = excluded.a"
+        );
+    }
+
+    #[test]
+    fn upserts_keeping_known_values() {
+        let mysql = Dialect::new(Engine::MySql);
+        assert_eq!(
+            mysql.upsert_keeping("t", &["k"], &["a"], &["g"]),
+            " ON DUPLICATE KEY UPDATE a = VALUES(a), g = COALESCE(VALUES(g), g)"
+        );
+        let postgres = Dialect::new(Engine::Postgres);
+        assert_eq!(
+            postgres.upsert_keeping("t", &["k"], &["a"], &["g"]),
+            " ON CONFLICT (k) DO UPDATE SET a = excluded.a, g = COALESCE(excluded.g, t.g)"
         );
     }
 
