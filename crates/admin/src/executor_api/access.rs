@@ -147,6 +147,15 @@ mod tests {
         headers
     }
 
+    /// (Accept-Charset, AppName header, admission, callback shape, expected)
+    type Case = (
+        Option<&'static str>,
+        bool,
+        Option<Admission>,
+        Option<CallbackShape>,
+        Option<Generation>,
+    );
+
     #[test]
     fn generation_detection() {
         use Admission::*;
@@ -154,14 +163,7 @@ mod tests {
         use Generation::*;
         const G1_CHARSET: Option<&str> = Some("application/json;charset=UTF-8");
         const UTF8: Option<&str> = Some("UTF-8");
-        // (Accept-Charset, AppName header, admission, callback shape, expected)
-        let table: &[(
-            Option<&str>,
-            bool,
-            Option<Admission>,
-            Option<CallbackShape>,
-            Option<Generation>,
-        )] = &[
+        let table: &[Case] = &[
             (UTF8, true, Some(Group), Some(CallbackList), Some(G3)),
             (None, false, Some(Open), Some(CallbackList), Some(G3)),
             (G1_CHARSET, true, Some(Global), Some(Array), Some(G1)),

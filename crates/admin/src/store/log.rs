@@ -20,6 +20,10 @@ const INSERT_BATCH: usize = 1000;
 /// The longest `handle_msg` stored, in characters: upstream cuts results to 15 000 characters.
 pub const HANDLE_MSG_MAX_CHARS: usize = 15_000;
 
+/// Results per UPDATE of [`Store::complete_logs`] (eleven parameters each, well below every engine's
+/// limit).
+const COMPLETE_BATCH: usize = 500;
+
 /// Ids per `IN (…)` list when reading many logs at once.
 const READ_BATCH: usize = 1000;
 
@@ -192,37 +196,72 @@ impl Store {
     /// message already in the row stays in front of the new one, separated by `<br>`, as upstream keeps
     /// it; messages are cut to [`HANDLE_MSG_MAX_CHARS`]. Returns the ids this call wrote, in input order.
     pub async fn complete_logs(&self, results: &[(LogId, LogHandle)]) -> Result<Vec<LogId>> {
-        if results.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = self.dialect.sql(format!(
-            "UPDATE xxl_job_log SET handle_time = ?, handle_code = ?, {} WHERE id = ? AND handle_code = 0",
-            self.dialect.append_handle_msg(HANDLE_MSG_MAX_CHARS)
-        ));
-        let mut written = Vec::with_capacity(results.len());
+        let mut written = std::collections::HashSet::with_capacity(results.len());
         on_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
-            for (id, handle) in results {
-                let msg = handle
-                    .msg
-                    .as_deref()
-                    .map(|msg| truncate_chars(msg, HANDLE_MSG_MAX_CHARS));
-                let updated = sqlx::query(&sql)
-                    .bind(handle.time.map(|at| time::to_db(self.zone, at)))
-                    .bind(handle.code)
-                    .bind(msg)
-                    .bind(msg)
-                    .bind(id.0)
-                    .execute(&mut *transaction)
-                    .await?
-                    .rows_affected();
-                if updated > 0 {
-                    written.push(*id);
+            for chunk in results.chunks(COMPLETE_BATCH) {
+                let ids = placeholders(chunk.len());
+                let pick = vec!["WHEN ? THEN ?"; chunk.len()].join(" ");
+                let update = self.dialect.sql(format!(
+                    "UPDATE xxl_job_log SET handle_time = CASE id {pick} END, handle_code = CASE id {pick} END, {} \
+                     WHERE handle_code = 0 AND id IN ({ids}){}",
+                    self.dialect
+                        .append_handle_msg(&format!("CASE id {pick} END"), HANDLE_MSG_MAX_CHARS),
+                    self.dialect.updated_ids().unwrap_or_default(),
+                ));
+                let msgs: Vec<Option<&str>> = chunk
+                    .iter()
+                    .map(|(_, handle)| {
+                        handle
+                            .msg
+                            .as_deref()
+                            .map(|msg| truncate_chars(msg, HANDLE_MSG_MAX_CHARS))
+                    })
+                    .collect();
+                let mut query = sqlx::query_scalar::<_, i64>(&update);
+                for (id, handle) in chunk {
+                    query = query
+                        .bind(id.0)
+                        .bind(handle.time.map(|at| time::to_db(self.zone, at)));
+                }
+                for (id, handle) in chunk {
+                    query = query.bind(id.0).bind(handle.code);
+                }
+                // The new message appears twice: for rows without a message and for appending.
+                for _ in 0..2 {
+                    for ((id, _), msg) in chunk.iter().zip(&msgs) {
+                        query = query.bind(id.0).bind(*msg);
+                    }
+                }
+                for (id, _) in chunk {
+                    query = query.bind(id.0);
+                }
+                if self.dialect.updated_ids().is_some() {
+                    written.extend(query.fetch_all(&mut *transaction).await?);
+                } else {
+                    // No RETURNING on UPDATE: lock and read the rows still without result, then update
+                    // exactly those inside the same transaction.
+                    let select = self.dialect.sql(format!(
+                        "SELECT id FROM xxl_job_log WHERE handle_code = 0 AND id IN ({ids}) FOR UPDATE"
+                    ));
+                    let mut locked = sqlx::query_scalar::<_, i64>(&select);
+                    for (id, _) in chunk {
+                        locked = locked.bind(id.0);
+                    }
+                    written.extend(locked.fetch_all(&mut *transaction).await?);
+                    // Without RETURNING the UPDATE yields no rows.
+                    query.fetch_all(&mut *transaction).await?;
                 }
             }
             transaction.commit().await?;
         });
-        Ok(written)
+        let mut ordered = Vec::with_capacity(written.len());
+        for (id, _) in results {
+            if written.remove(&id.0) {
+                ordered.push(*id);
+            }
+        }
+        Ok(ordered)
     }
 
     /// The job of each listed log that has no result yet (`handle_code` 0); unknown and finished logs are

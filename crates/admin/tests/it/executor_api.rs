@@ -358,6 +358,9 @@ async fn running_log_of(store: &Store, group: JobGroupId, job: JobId) -> LogId {
     id
 }
 
+/// (headers, expected code, expected message)
+type Credentials = (&'static [(&'static str, &'static str)], i64, &'static str);
+
 #[tokio::test]
 async fn credentials_are_checked_per_generation() {
     each_store(|store, _| async move {
@@ -365,8 +368,7 @@ async fn credentials_are_checked_per_generation() {
         let admin = TestAdmin::start(store.clone(), secured()).await;
         let body =
             r#"{"registryGroup":"EXECUTOR","registryKey":"g3-app","registryValue":"http://127.0.0.1:9/"}"#;
-        // (headers, expected code, expected message)
-        let table: &[(&[(&str, &str)], i64, &str)] = &[
+        let table: &[Credentials] = &[
             (&[], 500, "The access token is wrong."),
             (
                 &[(ACCESS_TOKEN_HEADER, "nope")],

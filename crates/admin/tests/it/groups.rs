@@ -213,3 +213,30 @@ async fn deleting_a_group_removes_its_registrations() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn groups_load_by_ids_in_one_query() {
+    each_store(|store, _| async move {
+        let orders = store
+            .insert_group(&group("orders-app", "Orders"), now())
+            .await
+            .unwrap();
+        let billing = store
+            .insert_group(&group("billing-app", "Billing"), now())
+            .await
+            .unwrap();
+        let found = store
+            .groups_by_ids(&[billing, JobGroupId(orders.0 + billing.0 + 10), orders])
+            .await
+            .unwrap();
+        let mut expected = vec![orders, billing];
+        expected.sort();
+        assert_eq!(found.iter().map(|group| group.id).collect::<Vec<_>>(), expected);
+        assert_eq!(
+            found.iter().find(|group| group.id == billing).unwrap().app_name,
+            "billing-app"
+        );
+        assert!(store.groups_by_ids(&[]).await.unwrap().is_empty());
+    })
+    .await;
+}

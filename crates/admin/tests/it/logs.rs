@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, TimeDelta};
 use xjob_admin::model::{
-    AlarmStatus, ClearType, JobGroupId, JobId, LogCounts, LogHandle, LogStatus, LogTrigger, NewJobLog,
+    AlarmStatus, ClearType, JobGroupId, JobId, LogCounts, LogHandle, LogId, LogStatus, LogTrigger, NewJobLog,
 };
 use xjob_admin::store::{LogFilter, Page, Store};
 
@@ -483,6 +483,53 @@ async fn concurrent_results_and_claims_have_one_winner() {
             claimed += usize::from(claim.await.unwrap());
         }
         assert_eq!(claimed, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn batched_trigger_results_and_paged_failed_ids() {
+    each_store(|store, _| async move {
+        let ids = store
+            .insert_logs(&(0..5).map(|index| new_log(1, index)).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let mut failed = accepted("http://b:9999/");
+        failed.code = 500;
+        let updates: Vec<(LogId, LogTrigger)> = ids
+            .iter()
+            .enumerate()
+            .map(|(index, id)| {
+                (
+                    *id,
+                    if index % 2 == 0 {
+                        failed.clone()
+                    } else {
+                        accepted("http://a:9999/")
+                    },
+                )
+            })
+            .chain([(LogId(ids[4].0 + 100), failed.clone())])
+            .collect();
+        assert_eq!(
+            store.update_log_triggers(&updates).await.unwrap(),
+            5,
+            "the missing row is not counted"
+        );
+        assert_eq!(store.update_log_triggers(&[]).await.unwrap(), 0);
+        for (index, id) in ids.iter().enumerate() {
+            let log = store.log(*id).await.unwrap().unwrap();
+            assert_eq!(log.trigger, updates[index].1, "row {index}");
+        }
+        assert_eq!(
+            store.failed_log_ids_from(LogId(0), 10).await.unwrap(),
+            [ids[0], ids[2], ids[4]]
+        );
+        assert_eq!(store.failed_log_ids_from(ids[1], 1).await.unwrap(), [ids[2]]);
+        assert_eq!(
+            store.failed_log_ids_from(LogId(ids[4].0 + 1), 10).await.unwrap(),
+            []
+        );
     })
     .await;
 }

@@ -157,14 +157,25 @@ impl Dialect {
         tail
     }
 
-    /// `handle_msg = …` for recording a result: the new message, appended after `<br>` to a message already
-    /// present (as upstream does), and cut to `max_chars` characters. Binds the new message twice.
-    pub(crate) fn append_handle_msg(&self, max_chars: usize) -> String {
+    /// `handle_msg = …` for recording a result: `new` (an expression), appended after `<br>` to a message
+    /// already present (as upstream does), and cut to `max_chars` characters.
+    pub(crate) fn append_handle_msg(&self, new: &str, max_chars: usize) -> String {
         let joined = match self.engine {
-            Engine::MySql => "CONCAT(handle_msg, '<br>', ?)",
-            Engine::Sqlite | Engine::Postgres => "handle_msg || '<br>' || ?",
+            Engine::MySql => format!("CONCAT(handle_msg, '<br>', COALESCE({new}, ''))"),
+            Engine::Sqlite | Engine::Postgres => format!("handle_msg || '<br>' || COALESCE({new}, '')"),
         };
-        format!("handle_msg = CASE WHEN handle_msg IS NULL THEN ? ELSE SUBSTR({joined}, 1, {max_chars}) END")
+        format!(
+            "handle_msg = CASE WHEN handle_msg IS NULL THEN {new} ELSE SUBSTR({joined}, 1, {max_chars}) END"
+        )
+    }
+
+    /// The tail that makes an UPDATE yield the `id` of every row it changed; `None` on MySQL, which has no
+    /// RETURNING: there the rows are locked and read with `SELECT … FOR UPDATE` first.
+    pub(crate) fn updated_ids(&self) -> Option<&'static str> {
+        match self.engine {
+            Engine::MySql => None,
+            Engine::Sqlite | Engine::Postgres => Some(self.returning_id()),
+        }
     }
 
     /// The statement that takes the cluster lock inside the current transaction; it yields one row when
