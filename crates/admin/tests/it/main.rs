@@ -10,5 +10,6 @@ mod jobs;
 mod lock;
 mod logs;
 mod migrations;
+mod scheduler;
 mod support;
 mod users;
