@@ -75,14 +75,15 @@ pub fn fire_times(
     Ok(times)
 }
 
-/// A schedule checked once and evaluated many times.
-enum Plan {
+/// A schedule checked once and evaluated many times (the scheduler parses each job's cron expression once
+/// per pass, however many fires it plans).
+pub(crate) enum Plan {
     Cron(CronExpr),
     FixRate(i64),
 }
 
 impl Plan {
-    fn new(schedule: &Schedule) -> Result<Plan, FireTimeError> {
+    pub(crate) fn new(schedule: &Schedule) -> Result<Plan, FireTimeError> {
         match schedule.schedule_type.known() {
             Some(ScheduleType::None) => Err(FireTimeError::NeverScheduled),
             Some(ScheduleType::Cron) => {
@@ -97,7 +98,7 @@ impl Plan {
         }
     }
 
-    fn next(&self, zone: Tz, from_ms: i64) -> Option<i64> {
+    pub(crate) fn next(&self, zone: Tz, from_ms: i64) -> Option<i64> {
         match self {
             Plan::Cron(expr) => expr.next_after(from_ms, zone),
             Plan::FixRate(interval) => {

@@ -44,7 +44,7 @@ pub use dialect::{Engine, Naming};
 pub use glue::GLUE_HISTORY;
 pub use job::{JobFilter, NewJob};
 pub use log::{HANDLE_MSG_MAX_CHARS, LogFilter};
-pub use schedule::{ScheduleUpdate, StoreTx, UPDATE_BATCH};
+pub use schedule::{ScheduleRewind, ScheduleUpdate, StoreTx, UPDATE_BATCH};
 
 use crate::store::dialect::Dialect;
 

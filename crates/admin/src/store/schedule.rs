@@ -35,6 +35,21 @@ pub struct ScheduleUpdate {
     pub status: TriggerStatus,
 }
 
+/// Claimed fires given back unfired (a scheduler shutting down): the job's schedule rewinds to its
+/// earliest unfired time so whichever admin scans next fires it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScheduleRewind {
+    /// The job.
+    pub id: JobId,
+    /// The `trigger_next_time` the claiming scan stored; the rewind applies only while the row still
+    /// holds it (an edit, a stop or another admin's scan since then wins).
+    pub claimed_next: i64,
+    /// The earliest unfired time, the new `trigger_next_time`.
+    pub next_time: i64,
+    /// The last time fired before it, the new `trigger_last_time`.
+    pub last_time: i64,
+}
+
 enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
     MySql(Transaction<'static, MySql>),
@@ -150,6 +165,50 @@ impl StoreTx<'_> {
             });
         }
         Ok(written)
+    }
+
+    /// Rewinds the schedules of jobs whose claimed fires were not handed out, [`UPDATE_BATCH`] jobs per
+    /// statement, each only while the job is running and still holds its `claimed_next`. Returns the
+    /// ids whose row now holds the requested next time: their fires belong to the database again.
+    pub async fn rewind_schedules(&mut self, rewinds: &[ScheduleRewind]) -> Result<Vec<JobId>> {
+        let mut rewound = Vec::with_capacity(rewinds.len());
+        for chunk in rewinds.chunks(UPDATE_BATCH) {
+            let cases = vec!["WHEN ? THEN ?"; chunk.len()].join(" ");
+            let guards = vec!["(id = ? AND trigger_next_time = ?)"; chunk.len()].join(" OR ");
+            let update = self.store.dialect.sql(format!(
+                "UPDATE xxl_job_info SET trigger_last_time = CASE id {cases} ELSE trigger_last_time END, \
+                 trigger_next_time = CASE id {cases} ELSE trigger_next_time END \
+                 WHERE trigger_status = 1 AND ({guards})"
+            ));
+            let check = self.store.dialect.sql(format!(
+                "SELECT id, trigger_next_time FROM xxl_job_info WHERE trigger_status = 1 AND id IN ({})",
+                placeholders(chunk.len())
+            ));
+            let rows: Vec<(i32, i64)> = on_tx!(self, |connection| {
+                let mut query = sqlx::query(&update);
+                for rewind in chunk {
+                    query = query.bind(rewind.id.0).bind(rewind.last_time);
+                }
+                for rewind in chunk {
+                    query = query.bind(rewind.id.0).bind(rewind.next_time);
+                }
+                for rewind in chunk {
+                    query = query.bind(rewind.id.0).bind(rewind.claimed_next);
+                }
+                query.execute(&mut *connection).await?;
+                let mut query = sqlx::query_as(&check);
+                for rewind in chunk {
+                    query = query.bind(rewind.id.0);
+                }
+                query.fetch_all(&mut *connection).await?
+            });
+            rewound.extend(chunk.iter().filter_map(|rewind| {
+                rows.iter()
+                    .any(|(id, next_time)| *id == rewind.id.0 && *next_time == rewind.next_time)
+                    .then_some(rewind.id)
+            }));
+        }
+        Ok(rewound)
     }
 
     /// Commits (and releases the lock).

@@ -14,6 +14,7 @@ mod migrations;
 mod pipeline;
 mod results;
 mod retry;
+mod scheduler;
 mod support;
 mod trigger_rig;
 mod users;
