@@ -5,6 +5,7 @@
 //! Nothing in [`model`] or [`store`] knows about axum, status codes or serde: the wire shapes belong to the
 //! protocol crate and the web layer.
 
+pub mod job_api;
 pub mod model;
 pub mod route;
 pub mod schedule;

@@ -6,6 +6,7 @@
 
 mod adopt;
 mod groups;
+mod job_api;
 mod jobs;
 mod lock;
 mod logs;
