@@ -80,6 +80,22 @@ pub fn hash_token(token: &str) -> String {
 }
 
 impl Caller {
+    /// Upstream's job API caller: authenticated by group credentials, then acting on every group as
+    /// upstream's built-in `openapi` administrator does. It is no stored token (id 0).
+    pub(crate) fn upstream_user() -> Caller {
+        Caller {
+            token: ApiToken {
+                id: ApiTokenId(0),
+                name: "upstream job API".to_owned(),
+                token_hash: String::new(),
+                scope: GroupScope::All,
+                created_by: None,
+                add_time: Utc::now(),
+                last_used_time: None,
+            },
+        }
+    }
+
     /// Whether the token may act on `group`; 403 otherwise.
     pub(crate) fn require_group(&self, group: JobGroupId) -> Result<(), ApiError> {
         if self.token.scope.allows(group) {

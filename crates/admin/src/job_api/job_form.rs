@@ -23,7 +23,7 @@ use crate::model::{
 #[serde(rename_all = "camelCase")]
 pub(crate) struct JobView {
     /// Job id.
-    id: i32,
+    pub(crate) id: i32,
     /// The executor group it runs in.
     job_group: i32,
     /// Name.
@@ -87,61 +87,61 @@ pub(crate) struct JobView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct JobForm {
     /// The executor group (must exist and be in the token's scope).
-    job_group: i32,
+    pub(crate) job_group: i32,
     /// Name, required.
-    name: String,
+    pub(crate) name: String,
     /// Owner, required.
-    author: String,
+    pub(crate) author: String,
     /// Comma-separated alarm e-mail addresses.
     #[serde(default)]
-    alarm_email: Option<String>,
+    pub(crate) alarm_email: Option<String>,
     /// `NONE`, `CRON` or `FIX_RATE`.
-    schedule_type: String,
+    pub(crate) schedule_type: String,
     /// A Quartz cron expression (CRON) or whole seconds >= 1 (FIX_RATE).
     #[serde(default)]
-    schedule_conf: Option<String>,
+    pub(crate) schedule_conf: Option<String>,
     /// IANA zone for the cron expression; null means the admin's zone.
     #[serde(default)]
-    schedule_time_zone: Option<String>,
+    pub(crate) schedule_time_zone: Option<String>,
     /// `DO_NOTHING` (default) or `FIRE_ONCE_NOW`.
     #[serde(default)]
-    misfire_strategy: Option<String>,
+    pub(crate) misfire_strategy: Option<String>,
     /// A route strategy, default `FIRST`.
     #[serde(default)]
-    executor_route_strategy: Option<String>,
+    pub(crate) executor_route_strategy: Option<String>,
     /// Handler name, required for BEAN jobs.
     #[serde(default)]
-    executor_handler: Option<String>,
+    pub(crate) executor_handler: Option<String>,
     /// Parameter passed to the handler.
     #[serde(default)]
-    executor_param: Option<String>,
+    pub(crate) executor_param: Option<String>,
     /// `SERIAL_EXECUTION` (default), `DISCARD_LATER` or `COVER_EARLY`.
     #[serde(default)]
-    executor_block_strategy: Option<String>,
+    pub(crate) executor_block_strategy: Option<String>,
     /// Execution timeout in seconds, 0 (default) for none.
     #[serde(default)]
-    executor_timeout: i32,
+    pub(crate) executor_timeout: i32,
     /// Retries after a failure (default 0).
     #[serde(default)]
-    executor_fail_retry_count: i32,
+    pub(crate) executor_fail_retry_count: i32,
     /// Seconds between retries.
     #[serde(default)]
-    fail_retry_interval: Option<u32>,
+    pub(crate) fail_retry_interval: Option<u32>,
     /// Double the retry interval per attempt.
     #[serde(default)]
-    fail_retry_backoff: bool,
+    pub(crate) fail_retry_backoff: bool,
     /// Comma-separated ids of jobs to trigger when this one succeeds.
     #[serde(default)]
-    child_job_id: Option<String>,
+    pub(crate) child_job_id: Option<String>,
     /// `BEAN` (default) or a `GLUE_*` type; fixed after creation.
     #[serde(default)]
-    glue_type: Option<String>,
+    pub(crate) glue_type: Option<String>,
     /// Initial GLUE source (creation only).
     #[serde(default)]
-    glue_source: Option<String>,
+    pub(crate) glue_source: Option<String>,
     /// Remark of the initial GLUE source (creation only).
     #[serde(default)]
-    glue_remark: Option<String>,
+    pub(crate) glue_remark: Option<String>,
 }
 
 /// A validated job body.

@@ -66,11 +66,11 @@ pub(crate) struct JobListFilter {
 pub(crate) struct TriggerForm {
     /// Replaces the job's parameter for this trigger; absent or null keeps the job's own.
     #[serde(default)]
-    executor_param: Option<String>,
+    pub(crate) executor_param: Option<String>,
     /// Run on these executors instead of routing over the group; each must be registered for the job's
     /// group. Absent or empty routes as usual.
     #[serde(default)]
-    address_list: Vec<String>,
+    pub(crate) address_list: Vec<String>,
 }
 
 /// The log rows a trigger wrote (one per shard of a broadcast).

@@ -7,8 +7,9 @@
 //! the [`TriggerQueue`] like every other trigger; this module never calls `/run` itself. Only the live
 //! log and kill talk to executors, through [`ExecutorClient`].
 //!
-//! Not here: the executor-facing `/api/registry|registryRemove|callback`, the console, and upstream's
-//! `/api/addJob`-style job API.
+//! Upstream's G3 job API (`/api/addJob` … `/api/triggerJob`) is served beside it by [`router`] through the
+//! same handlers (see `upstream.rs`). Not here: the executor-facing `/api/registry|registryRemove|callback`
+//! and the console.
 
 mod auth;
 mod error;
@@ -18,6 +19,7 @@ mod job_form;
 mod jobs;
 mod logs;
 mod tokens;
+mod upstream;
 mod view;
 
 use std::sync::Arc;
@@ -157,6 +159,7 @@ pub fn router(state: JobApiState) -> Router {
     });
     let document: Arc<str> = Arc::from(document);
     routes
+        .merge(upstream::routes())
         .route(
             "/api/v1/openapi.json",
             get(move || {

@@ -9,7 +9,9 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 use xjob_admin::job_api::{self, JobApiOptions, JobApiState, hash_token, mint_token};
-use xjob_admin::model::{GroupScope, JobGroupId, JobId, LogHandle, LogId, LogTrigger, NewJobLog};
+use xjob_admin::model::{
+    AppName, GroupScope, JobGroupId, JobId, LogHandle, LogId, LogTrigger, NewJobGroup, NewJobLog,
+};
 use xjob_admin::store::Store;
 use xjob_admin::trigger::{
     ClientOptions, ExecutorClient, ExecutorGenerations, ExecutorTarget, TriggerQueue, TriggerRequest,
@@ -864,10 +866,10 @@ async fn live_log_and_kill_reach_a_real_executor() {
             .unwrap();
 
         let content_path = format!("/api/v1/logs/{}/content?fromLine=1", log_id.0);
-        let mut content = Value::Null;
+        let last = Arc::new(std::sync::Mutex::new(Value::Null));
         let found = wait_until(Duration::from_secs(10), || {
+            let last = Arc::clone(&last);
             let request = server.call("GET", &content_path, token, None);
-            let content = &mut content;
             async move {
                 let answer = request.await;
                 let found = answer.status == 200
@@ -875,11 +877,12 @@ async fn live_log_and_kill_reach_a_real_executor() {
                         .as_str()
                         .unwrap_or_default()
                         .contains("waiting for a kill");
-                *content = answer.body;
+                *last.lock().unwrap() = answer.body;
                 found
             }
         })
         .await;
+        let content = last.lock().unwrap().clone();
         assert!(found, "live log: {content}");
         assert_eq!(content["end"], json!(false));
 
@@ -951,7 +954,6 @@ async fn live_log_and_kill_reach_a_real_executor() {
             .call("GET", "/api/v1/logs/987654321", token, None)
             .await
             .expect_error(404, None);
-        let _ = LogId(0);
         executor.shutdown().await;
     })
     .await;
@@ -973,4 +975,65 @@ fn run_request(job_id: JobId, log_id: LogId, trigger_ms: i64) -> xjob_protocol::
         broadcast_index: 0,
         broadcast_total: 1,
     }
+}
+
+#[tokio::test]
+async fn upstream_job_api_scripts_keep_working() {
+    each_store(|store, _| async move {
+        let server = Server::start(&store, JobApiOptions::default()).await;
+        let sample = store.group(SAMPLE_GROUP).await.unwrap().unwrap();
+        let token = "upstream_t0ken".to_owned();
+        let with_token = NewJobGroup {
+            app_name: AppName::new(sample.app_name.clone()).unwrap(),
+            name: sample.name.clone(),
+            address_type: sample.address_type,
+            address_list: None,
+            access_token: Some(token.clone()),
+        };
+        assert!(store.update_group(SAMPLE_GROUP, &with_token, Utc::now()).await.unwrap());
+        let call = |path: &'static str, credentials: (String, String), body: Value| {
+            let request = server
+                .http
+                .post(format!("{}{path}", server.base))
+                .header("XXL-JOB-ACCESS-TOKEN", credentials.0)
+                .header("XXL-JOB-APPNAME", credentials.1)
+                .header("Content-Type", "application/json;charset=UTF-8")
+                .body(body.to_string());
+            async move {
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+                serde_json::from_slice::<Value>(&response.bytes().await.unwrap()).unwrap()
+            }
+        };
+        let good = (token.clone(), sample.app_name.clone());
+        let add = json!({"jobGroup": SAMPLE_GROUP.0, "name": "nightly export", "author": "ops", "alarmEmail": "",
+            "scheduleType": "CRON", "scheduleConf": "0 30 2 * * ?", "misfireStrategy": "DO_NOTHING",
+            "executorRouteStrategy": "ROUND", "executorHandler": "demoJobHandler", "executorParam": "",
+            "executorBlockStrategy": "SERIAL_EXECUTION", "executorTimeout": 0, "executorFailRetryCount": 1,
+            "glueType": "BEAN", "glueSource": "", "glueRemark": ""});
+        let added = call("/api/addJob", good.clone(), add.clone()).await;
+        assert_eq!((added["code"].clone(), added["success"].clone()), (json!(200), json!(true)), "{added}");
+        let id: i32 = added["data"].as_str().unwrap().parse().unwrap();
+        assert!(store.job(JobId(id)).await.unwrap().is_some());
+
+        let refused = call("/api/addJob", (format!("{token}x"), sample.app_name.clone()), add.clone()).await;
+        assert_eq!(refused["code"], json!(500));
+        assert_eq!(store.count_jobs(None).await.unwrap(), 1);
+        let invalid = call("/xxl-job-admin/api/addJob", good.clone(), with(add.clone(), "scheduleConf", json!("bad"))).await;
+        assert_eq!(invalid["code"], json!(500));
+        assert!(invalid["msg"].as_str().unwrap().contains("scheduleConf"), "{invalid}");
+
+        let started = call("/api/startJob", good.clone(), json!({"id": id})).await;
+        assert_eq!(started["code"], json!(200), "{started}");
+        assert_eq!(store.job(JobId(id)).await.unwrap().unwrap().state.status, xjob_admin::model::TriggerStatus::Running);
+        let updated = call("/api/updateJob", good.clone(), with(with(add.clone(), "id", json!(id)), "name", json!("renamed"))).await;
+        assert_eq!(updated["code"], json!(200), "{updated}");
+        assert_eq!(store.job(JobId(id)).await.unwrap().unwrap().settings.name, "renamed");
+        assert_eq!(call("/api/stopJob", good.clone(), json!({"id": id})).await["code"], json!(200));
+        assert_eq!(call("/api/removeJob", good.clone(), json!({"id": id})).await["code"], json!(200));
+        assert_eq!(call("/api/removeJob", good.clone(), json!({"id": id})).await["code"], json!(200));
+        assert!(store.job(JobId(id)).await.unwrap().is_none());
+        assert_eq!(call("/api/startJob", good, json!({"id": id})).await["code"], json!(500));
+    })
+    .await;
 }
