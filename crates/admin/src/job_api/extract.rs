@@ -50,10 +50,14 @@ where
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             let path = error.path().to_string();
+            let detail = error.inner().to_string();
             if path.is_empty() || path == "." {
-                ApiError::bad_request(format!("invalid JSON body: {}", error.inner()))
+                match unknown_field(&detail) {
+                    Some(field) => ApiError::invalid(field, "unknown property"),
+                    None => ApiError::bad_request(format!("invalid JSON body: {detail}")),
+                }
             } else {
-                ApiError::invalid(path, error.inner())
+                ApiError::invalid(path, detail)
             }
         })?;
         deserializer
@@ -91,4 +95,11 @@ where
             .map(|Query(value)| ApiQuery(value))
             .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
     }
+}
+
+/// The property named by serde's "unknown field `name`, expected …" message, which is raised before the
+/// property becomes part of the error's path.
+fn unknown_field(detail: &str) -> Option<&str> {
+    let rest = detail.strip_prefix("unknown field `")?;
+    rest.split_once('`').map(|(field, _)| field)
 }

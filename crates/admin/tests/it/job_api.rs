@@ -667,12 +667,7 @@ async fn trigger_now_goes_through_the_queue_and_refuses_unregistered_addresses()
             .await
             .expect_error(503, None);
         server
-            .call(
-                "POST",
-                "/api/v1/jobs/999999/trigger",
-                token,
-                Some(json!({"at": "tomorrow"})),
-            )
+            .call("POST", "/api/v1/jobs/999999/trigger", token, Some(json!({})))
             .await
             .expect_error(404, None);
         server
