@@ -103,3 +103,17 @@ fn unknown_field(detail: &str) -> Option<&str> {
     let rest = detail.strip_prefix("unknown field `")?;
     rest.split_once('`').map(|(field, _)| field)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_properties_are_named() {
+        assert_eq!(
+            unknown_field("unknown field `colour`, expected one of `name`, `author`"),
+            Some("colour")
+        );
+        assert_eq!(unknown_field("missing field `name`"), None);
+    }
+}

@@ -79,7 +79,7 @@ async fn update_job_operation(
         request.job,
         Some(existing.glue.glue_type.as_str()),
     );
-    jobs::update_job(State(state), caller, ApiPath(request.id.0), ApiJson(form)).await?;
+    let _view = jobs::update_job(State(state), caller, ApiPath(request.id.0), ApiJson(form)).await?;
     Ok(None)
 }
 
@@ -111,7 +111,7 @@ async fn start_job_operation(
 ) -> Result<Option<String>, ApiError> {
     let caller = authenticate(&state, headers).await?;
     let request: JobOperateRequest = decode(body)?;
-    jobs::start_job(State(state), caller, ApiPath(request.id.0)).await?;
+    let _view = jobs::start_job(State(state), caller, ApiPath(request.id.0)).await?;
     Ok(None)
 }
 
@@ -126,7 +126,7 @@ async fn stop_job_operation(
 ) -> Result<Option<String>, ApiError> {
     let caller = authenticate(&state, headers).await?;
     let request: JobOperateRequest = decode(body)?;
-    jobs::stop_job(State(state), caller, ApiPath(request.id.0)).await?;
+    let _view = jobs::stop_job(State(state), caller, ApiPath(request.id.0)).await?;
     Ok(None)
 }
 
@@ -152,7 +152,7 @@ async fn trigger_job_operation(
             .map(str::to_owned)
             .collect(),
     };
-    jobs::trigger_job(State(state), caller, ApiPath(request.id.0), ApiJson(form)).await?;
+    let _view = jobs::trigger_job(State(state), caller, ApiPath(request.id.0), ApiJson(form)).await?;
     Ok(None)
 }
 

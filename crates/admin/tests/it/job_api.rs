@@ -30,7 +30,6 @@ const SAMPLE_GROUP: JobGroupId = JobGroupId(1);
 struct Server {
     base: String,
     http: reqwest::Client,
-    store: Store,
     triggers: mpsc::Receiver<TriggerRequest>,
     wake: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
@@ -65,7 +64,6 @@ impl Server {
         Server {
             base,
             http: reqwest::Client::new(),
-            store: store.clone(),
             triggers,
             wake,
             task,
@@ -397,7 +395,7 @@ async fn jobs_round_trip_with_validation_and_schedule_changes() {
             .expect_error(400, Some("scheduleConf"));
         assert!(cron_error.contains("25"), "the cron error names the token: {cron_error}");
         server
-            .call("POST", "/api/v1/jobs", token, Some(json!([1, 2])))
+            .call("POST", "/api/v1/jobs", token, Some(json!("not an object")))
             .await
             .expect_error(400, None);
         assert_eq!(store.count_jobs(None).await.unwrap(), 1);
