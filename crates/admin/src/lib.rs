@@ -7,6 +7,7 @@
 
 pub mod complete;
 pub mod executor_api;
+pub mod job_api;
 pub mod model;
 pub mod registry;
 pub mod route;

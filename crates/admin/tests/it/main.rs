@@ -7,6 +7,7 @@
 mod adopt;
 mod executor_api;
 mod groups;
+mod job_api;
 mod jobs;
 mod lock;
 mod logs;
