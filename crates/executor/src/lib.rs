@@ -74,6 +74,6 @@ pub use context::{CancelReason, JobContext};
 pub use error::ExecutorError;
 pub use execution_log::ExecutionLog;
 pub use executor::{Executor, ExecutorBuilder, ExecutorHandle};
-pub use report::ResultReporter;
 pub use handler::{BoxFuture, FnHandler, GlueHandlerFactory, GlueSpec, JobHandler, JobResult};
+pub use report::ResultReporter;
 pub use xjob_protocol::{CallbackItem, Generation, GlueType, JobId, LogId};

@@ -55,9 +55,10 @@ struct SyncState {
     jobs: bool,
 }
 
+/// One watch event of either kind; boxed, since the typed objects are a few kilobytes each.
 enum Change {
-    Pod(watcher::Event<Pod>),
-    Job(watcher::Event<Job>),
+    Pod(Box<watcher::Event<Pod>>),
+    Job(Box<watcher::Event<Job>>),
 }
 
 impl Hub {
@@ -121,10 +122,10 @@ impl HubInner {
         let config = watcher::Config::default().labels(&self.selector);
         let pods = watcher(Api::<Pod>::namespaced(self.client.clone(), name), config.clone())
             .default_backoff()
-            .map(|event| event.map(Change::Pod));
+            .map(|event| event.map(|event| Change::Pod(Box::new(event))));
         let jobs = watcher(Api::<Job>::namespaced(self.client.clone(), name), config)
             .default_backoff()
-            .map(|event| event.map(Change::Job));
+            .map(|event| event.map(|event| Change::Job(Box::new(event))));
         let mut changes = std::pin::pin!(futures::stream::select(pods, jobs));
         let mut relisted_pods: HashSet<(i64, String)> = HashSet::new();
         let mut relisted_jobs: HashSet<i64> = HashSet::new();
@@ -144,7 +145,7 @@ impl HubInner {
                 }
             };
             match change {
-                Change::Pod(event) => match event {
+                Change::Pod(event) => match *event {
                     watcher::Event::Init => relisted_pods.clear(),
                     watcher::Event::InitApply(pod) => {
                         if let Some(key) = self.pod_key(&pod) {
@@ -160,7 +161,7 @@ impl HubInner {
                     watcher::Event::Apply(pod) => self.apply_pod(namespace, pod, false),
                     watcher::Event::Delete(pod) => self.apply_pod(namespace, pod, true),
                 },
-                Change::Job(event) => match event {
+                Change::Job(event) => match *event {
                     watcher::Event::Init => relisted_jobs.clear(),
                     watcher::Event::InitApply(job) => {
                         if let Some(log_id) = self.log_id(&job.metadata.labels) {

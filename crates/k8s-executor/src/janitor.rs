@@ -140,10 +140,7 @@ async fn consider(shared: &Arc<Shared>, reporter: &ResultReporter, tasks: &TaskT
             drop(guard);
         }
         OrphanPolicy::Adopt => {
-            log.line(&format!(
-                "executor restarted; resuming {}",
-                target.describe()
-            ));
+            log.line(&format!("executor restarted; resuming {}", target.describe()));
             tracing::info!(namespace = %target.namespace, name = %target.name, log_id, "janitor adopts orphan");
             let options = resumed_options(shared, &workload);
             let shared = Arc::clone(shared);

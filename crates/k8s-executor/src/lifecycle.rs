@@ -142,12 +142,7 @@ pub(crate) async fn create(shared: &Shared, workload: &Workload, target: &Target
         Ok(()) => return Ok(format!("created {}", target.describe())),
         Err(error) => error,
     };
-    let failure = |error: &ApiError| {
-        format!(
-            "kubernetes API error creating {}: {error}",
-            target.describe()
-        )
-    };
+    let failure = |error: &ApiError| format!("kubernetes API error creating {}: {error}", target.describe());
     if error.code() != Some(409) {
         return Err(failure(&error));
     }
@@ -160,9 +155,10 @@ pub(crate) async fn create(shared: &Shared, workload: &Workload, target: &Target
             .await
             .map(|job| job.and_then(|job| job.metadata.labels)),
     };
-    let same_execution = existing.ok().flatten().is_some_and(|labels| {
-        labels.get(&shared.keys.log_id) == Some(&target.log_id.to_string())
-    });
+    let same_execution = existing
+        .ok()
+        .flatten()
+        .is_some_and(|labels| labels.get(&shared.keys.log_id) == Some(&target.log_id.to_string()));
     if same_execution {
         Ok(format!(
             "{} exists already for this execution; following it",
@@ -226,8 +222,7 @@ pub(crate) async fn supervise(
                 }
             }
         } else if seen
-            || (tokio::time::Instant::now() >= unseen_check
-                && !exists(shared, target).await.unwrap_or(true))
+            || (tokio::time::Instant::now() >= unseen_check && !exists(shared, target).await.unwrap_or(true))
         {
             followers.finish_all();
             followers.join(config.log_drain_timeout).await;
@@ -305,14 +300,16 @@ pub(crate) async fn delete(shared: &Shared, target: &Target, grace: Duration, lo
     let result = match target.kind {
         Kind::Pod => bounded(
             limit,
-            pods(shared, &target.namespace).delete(&target.name, &DeleteParams::background().grace_period(seconds)),
+            pods(shared, &target.namespace)
+                .delete(&target.name, &DeleteParams::background().grace_period(seconds)),
         )
         .await
         .map(drop),
         Kind::Job => {
             let job = bounded(
                 limit,
-                jobs(shared, &target.namespace).delete(&target.name, &DeleteParams::foreground().grace_period(seconds)),
+                jobs(shared, &target.namespace)
+                    .delete(&target.name, &DeleteParams::foreground().grace_period(seconds)),
             )
             .await
             .map(drop);
@@ -330,7 +327,11 @@ pub(crate) async fn delete(shared: &Shared, target: &Target, grace: Duration, lo
         }
     };
     match result {
-        Ok(()) => log.line(&format!("deleting {} (grace period {}s)", target.describe(), seconds)),
+        Ok(()) => log.line(&format!(
+            "deleting {} (grace period {}s)",
+            target.describe(),
+            seconds
+        )),
         Err(error) if error.code() == Some(404) => {}
         Err(error) => log.line(&format!(
             "kubernetes API error deleting {}: {error}",
@@ -350,12 +351,18 @@ async fn clean_up(shared: &Shared, target: &Target, cleanup: Cleanup, code: i32,
         let limit = shared.settings.config.api_timeout;
         let params = DeleteParams::background();
         let result = match target.kind {
-            Kind::Pod => bounded(limit, pods(shared, &target.namespace).delete(&target.name, &params))
-                .await
-                .map(drop),
-            Kind::Job => bounded(limit, jobs(shared, &target.namespace).delete(&target.name, &params))
-                .await
-                .map(drop),
+            Kind::Pod => bounded(
+                limit,
+                pods(shared, &target.namespace).delete(&target.name, &params),
+            )
+            .await
+            .map(drop),
+            Kind::Job => bounded(
+                limit,
+                jobs(shared, &target.namespace).delete(&target.name, &params),
+            )
+            .await
+            .map(drop),
         };
         match result {
             Ok(()) => log.line(&format!("removed {}", target.describe())),
@@ -367,10 +374,9 @@ async fn clean_up(shared: &Shared, target: &Target, cleanup: Cleanup, code: i32,
         }
         return;
     }
-    let retain = SignedDuration::try_from(shared.settings.config.retain_finished).unwrap_or(SignedDuration::MAX);
-    let until = Timestamp::now()
-        .checked_add(retain)
-        .unwrap_or(Timestamp::MAX);
+    let retain =
+        SignedDuration::try_from(shared.settings.config.retain_finished).unwrap_or(SignedDuration::MAX);
+    let until = Timestamp::now().checked_add(retain).unwrap_or(Timestamp::MAX);
     let patch = json!({"metadata": {"annotations": {(shared.keys.retain_until.clone()): until.to_string()}}});
     let limit = shared.settings.config.api_timeout;
     let params = PatchParams::default();
@@ -569,7 +575,10 @@ impl Progress {
                 if state.running.is_some() || state.terminated.is_some() {
                     self.once(
                         log,
-                        format!("pod {name}: container {} started (image {})", status.name, status.image),
+                        format!(
+                            "pod {name}: container {} started (image {})",
+                            status.name, status.image
+                        ),
                     );
                 }
                 if let Some(terminated) = &state.terminated {

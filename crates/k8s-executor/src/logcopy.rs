@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::io::{AsyncBufRead, AsyncBufReadExt};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::LogParams;
-use futures::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::sync::watch;
 use xjob_executor::ExecutionLog;
 
@@ -113,11 +113,20 @@ pub(crate) async fn follow(target: CopyTarget, source: Source, mut terminated: w
             return;
         }
         let params = params(&source.container, true, &cursor);
-        let opened = crate::api::bounded(target.api_timeout, source.pods.log_stream(&source.pod, &params)).await;
+        let opened =
+            crate::api::bounded(target.api_timeout, source.pods.log_stream(&source.pod, &params)).await;
         let drained_early = match opened {
             Ok(stream) => {
                 pause = RECONNECT_MIN;
-                copy_until_drained(&target, &source, &cursor_file, &mut cursor, stream, &mut terminated).await
+                copy_until_drained(
+                    &target,
+                    &source,
+                    &cursor_file,
+                    &mut cursor,
+                    stream,
+                    &mut terminated,
+                )
+                .await
             }
             Err(error) => {
                 // `400 … waiting to start` means "not yet"; other errors are retried the same way.
@@ -216,7 +225,7 @@ async fn copy_until_drained(
     }
 }
 
-/// Writes one received line unless it was written before; `false` once the byte budget is spent.
+/// Writes the entries of one received line unless written before; `false` once the byte budget is spent.
 async fn write_line(
     target: &CopyTarget,
     source: &Source,
@@ -226,13 +235,50 @@ async fn write_line(
     raw: &[u8],
 ) -> bool {
     let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
-    let (stamp, text, stamp_text) = split_timestamp(raw);
+    for entry in entries(raw) {
+        if !write_entry(target, source, cursor_file, cursor, skip, entry).await {
+            return false;
+        }
+    }
+    true
+}
+
+/// One log entry: its timestamp (as parsed and as sent) and its bytes.
+type Entry<'a> = (Option<Timestamp>, &'a [u8], Option<&'a str>);
+
+/// The entries of one physical line. A container line longer than the runtime's 16 KiB entry limit is stored
+/// as several entries; with timestamps the kubelet writes them one after the other on the same line, each
+/// with its own timestamp, so a timestamp right after a full-size entry starts the next entry.
+fn entries(raw: &[u8]) -> Vec<Entry<'_>> {
+    let mut found = Vec::new();
+    let (mut stamp, mut rest, mut stamp_text) = split_timestamp(raw);
+    while stamp.is_some() && rest.len() > MAX_LINE_BYTES {
+        let (next_stamp, next_rest, next_text) = split_timestamp(&rest[MAX_LINE_BYTES..]);
+        if next_stamp.is_none() {
+            break;
+        }
+        found.push((stamp, &rest[..MAX_LINE_BYTES], stamp_text));
+        (stamp, rest, stamp_text) = (next_stamp, next_rest, next_text);
+    }
+    found.push((stamp, rest, stamp_text));
+    found
+}
+
+/// Writes one entry unless it was written before; `false` once the byte budget is spent.
+async fn write_entry(
+    target: &CopyTarget,
+    source: &Source,
+    cursor_file: &Path,
+    cursor: &mut Cursor,
+    skip: &mut u64,
+    (stamp, text, stamp_text): Entry<'_>,
+) -> bool {
     if let (Some(stamp), Some(last)) = (stamp, cursor.last) {
         if stamp < last {
             return true;
         }
         if stamp == last && *skip > 0 {
-            // A line of the last timestamp written, delivered again after a resume.
+            // An entry of the last timestamp written, delivered again after a resume.
             *skip -= 1;
             return true;
         }
@@ -334,10 +380,35 @@ mod tests {
             assert_eq!(shown.is_some(), stamp.is_some(), "{raw}");
             assert_eq!(rest, text.as_bytes(), "{raw}");
         };
-        check("2024-05-01T10:00:00.123456789Z hello world", Some("2024-05-01T10:00:00.123456789Z"), "hello world");
+        check(
+            "2024-05-01T10:00:00.123456789Z hello world",
+            Some("2024-05-01T10:00:00.123456789Z"),
+            "hello world",
+        );
         check("2024-05-01T10:00:00Z ", Some("2024-05-01T10:00:00Z"), "");
         check("no timestamp here", None, "no timestamp here");
         check("", None, "");
+    }
+
+    #[test]
+    fn entries_of_a_long_line_carry_their_own_timestamps() {
+        let first = "x".repeat(MAX_LINE_BYTES);
+        let raw = format!("2024-05-01T10:00:00.1Z {first}2024-05-01T10:00:00.2Z tail");
+        let found = entries(raw.as_bytes());
+        let shown: Vec<(Option<&str>, usize)> = found
+            .iter()
+            .map(|(_, text, stamp)| (*stamp, text.len()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (Some("2024-05-01T10:00:00.1Z"), MAX_LINE_BYTES),
+                (Some("2024-05-01T10:00:00.2Z"), 4)
+            ]
+        );
+        // Text that merely is long stays one entry (split later, without timestamps to strip).
+        let plain = format!("2024-05-01T10:00:00.1Z {first}more");
+        assert_eq!(entries(plain.as_bytes()).len(), 1);
     }
 
     #[test]

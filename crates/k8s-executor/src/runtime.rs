@@ -53,12 +53,7 @@ impl KubernetesExecutor {
     /// and prepares the handler. Must run inside a tokio runtime.
     pub async fn with_client(client: Client, settings: Settings) -> Self {
         api::install_crypto_provider();
-        let missing = rbac::check(
-            &client,
-            &settings.allowed_namespaces,
-            settings.config.api_timeout,
-        )
-        .await;
+        let missing = rbac::check(&client, &settings.allowed_namespaces, settings.config.api_timeout).await;
         let keys = Keys::new(&settings.config.label_prefix);
         let hub = Hub::new(
             client.clone(),

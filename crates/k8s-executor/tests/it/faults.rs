@@ -41,7 +41,11 @@ async fn held_log_stream_is_drained_within_the_drain_timeout() {
     rig.trigger(&request).await;
     let result = rig.result(log_id).await;
     assert_eq!(result.handle_code, 200, "{:?}", result.handle_msg);
-    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
     let log = rig.log_text(&request);
     assert_eq!(log.lines().filter(|l| *l == "two").count(), 1, "{log}");
     rig.standin.release_log_streams();
@@ -57,7 +61,11 @@ async fn invalid_utf8_and_long_lines_are_copied() {
     let result = rig.result(log_id).await;
     assert_eq!(result.handle_code, 200, "{:?}", result.handle_msg);
     let log = rig.log_text(&request);
-    assert!(log.contains("bad \u{FFFD} byte"), "{}", &log[..log.len().min(2000)]);
+    assert!(
+        log.contains("bad \u{FFFD} byte"),
+        "{}",
+        &log[..log.len().min(2000)]
+    );
     let x_bytes: usize = log
         .lines()
         .filter(|l| !l.is_empty() && l.bytes().all(|b| b == b'x'))
@@ -98,7 +106,11 @@ async fn images_that_never_start() {
     let result = rig.result(log_id).await;
     assert_eq!(result.handle_code, 500);
     assert!(result.handle_msg.unwrap().contains("InvalidImageName"));
-    assert!(started.elapsed() < Duration::from_secs(2), "fail fast took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "fail fast took {:?}",
+        started.elapsed()
+    );
 
     let log_id = next_log_id();
     let unschedulable = format!(
@@ -153,12 +165,9 @@ async fn api_errors_at_create() {
     let result = rig.result(log_id).await;
     rig.standin.set_unreachable(false);
     assert_eq!(result.handle_code, 500);
-    assert!(
-        result
-            .handle_msg
-            .unwrap()
-            .starts_with(&format!("kubernetes API error creating pod default/gone-{log_id}: ")),
-    );
+    assert!(result.handle_msg.unwrap().starts_with(&format!(
+        "kubernetes API error creating pod default/gone-{log_id}: "
+    )),);
     assert!(!rig.pod_names().contains(&format!("gone-{log_id}")));
 }
 
@@ -171,7 +180,10 @@ async fn missing_log_permission_fails_triggers_with_the_rbac_text() {
     rig.start_executor().await;
     let missing = rig.kubernetes.as_ref().unwrap().missing_permissions().to_vec();
     assert_eq!(missing.len(), 1, "{missing:?}");
-    assert_eq!(missing[0].message(), "kubernetes RBAC: missing get pods/log in default");
+    assert_eq!(
+        missing[0].message(),
+        "kubernetes RBAC: missing get pods/log in default"
+    );
     let log_id = next_log_id();
     rig.trigger(&trigger(1, log_id, &pod("denied", "true"), json!({})))
         .await;
@@ -188,7 +200,12 @@ async fn missing_log_permission_fails_triggers_with_the_rbac_text() {
 async fn expired_watch_mid_run_still_completes() {
     let rig = Rig::start("").await;
     let log_id = next_log_id();
-    let request = trigger(1, log_id, &pod("expire", "echo a; sleep 1.5; echo b; exit 4"), json!({}));
+    let request = trigger(
+        1,
+        log_id,
+        &pod("expire", "echo a; sleep 1.5; echo b; exit 4"),
+        json!({}),
+    );
     rig.trigger(&request).await;
     assert!(
         wait_until(WAIT, || async { rig.log_text(&request).contains("\na\n") }).await,

@@ -51,7 +51,9 @@ async fn crash_mid_run(rig: &Rig, request: &xjob_protocol::TriggerRequest, until
         .await,
         "line {until_line} never copied"
     );
-    tokio::task::spawn_blocking(move || runtime.shutdown_background()).await.unwrap();
+    tokio::task::spawn_blocking(move || runtime.shutdown_background())
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,7 +65,10 @@ async fn restart_adopts_the_running_pod_and_continues_its_log() {
     let script = "i=1; while [ $i -le 12 ]; do echo step-$i; i=$((i+1)); sleep 0.25; done";
     let request = trigger(1, log_id, &pod("adopted", script), json!({}));
     crash_mid_run(&rig, &request, "step-3").await;
-    assert!(rig.pod_names().contains(&format!("adopted-{log_id}")), "pod should keep running");
+    assert!(
+        rig.pod_names().contains(&format!("adopted-{log_id}")),
+        "pod should keep running"
+    );
 
     rig.start_executor().await;
     let result = rig.result(log_id).await;
@@ -76,7 +81,11 @@ async fn restart_adopts_the_running_pod_and_continues_its_log() {
     assert!(log.contains("executor restarted; resuming pod"), "{log}");
     assert!(rig.wait_no_pod(&format!("adopted-{log_id}")).await);
     assert_eq!(
-        rig.admin.callbacks().iter().filter(|c| c.log_id.0 == log_id).count(),
+        rig.admin
+            .callbacks()
+            .iter()
+            .filter(|c| c.log_id.0 == log_id)
+            .count(),
         1,
         "one result"
     );
@@ -84,7 +93,8 @@ async fn restart_adopts_the_running_pod_and_continues_its_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_with_delete_policy_removes_the_orphan() {
-    let config = "orphan_grace = 0\njanitor_interval = \"300ms\"\norphan_policy = \"delete\"\nkill_grace_period = 0";
+    let config =
+        "orphan_grace = 0\njanitor_interval = \"300ms\"\norphan_policy = \"delete\"\nkill_grace_period = 0";
     let mut rig = Rig::start(config).await;
     rig.stop_executor().await;
     let log_id = next_log_id();

@@ -46,7 +46,10 @@ async fn success_copies_lines_live_and_removes_the_pod() {
     let result = rig.result(log_id).await;
     assert_eq!(result.handle_code, 200, "{:?}", result.handle_msg);
     let msg = result.handle_msg.unwrap();
-    assert!(msg.starts_with(&format!("pod default/{name} succeeded in ")), "{msg}");
+    assert!(
+        msg.starts_with(&format!("pod default/{name} succeeded in ")),
+        "{msg}"
+    );
     let log = rig.log_text(&request);
     for line in ["line-1", "line-2", "line-3"] {
         assert_eq!(log.lines().filter(|l| *l == line).count(), 1, "{line} in {log}");
@@ -95,18 +98,40 @@ async fn kill_and_timeout_delete_the_pod() {
     );
     let not_run = rig.result(queued.log_id.0).await;
     assert_eq!(not_run.handle_code, 500);
-    assert!(rig.wait_no_pod(&format!("killed-{log_id}")).await, "killed pod left behind");
-    assert!(rig.log_text(&request).contains("got-term"), "{}", rig.log_text(&request));
+    assert!(
+        rig.wait_no_pod(&format!("killed-{log_id}")).await,
+        "killed pod left behind"
+    );
+    assert!(
+        rig.log_text(&request).contains("got-term"),
+        "{}",
+        rig.log_text(&request)
+    );
 
     // Timeout: 2 s on a 30 s sleep ends with 502 within about 3 s, and the pod goes away.
     let log_id = next_log_id();
     let started = Instant::now();
-    rig.trigger(&trigger(8, log_id, &pod("slow", "sleep 30"), json!({"executorTimeout": 2})))
-        .await;
+    rig.trigger(&trigger(
+        8,
+        log_id,
+        &pod("slow", "sleep 30"),
+        json!({"executorTimeout": 2}),
+    ))
+    .await;
     let result = rig.result(log_id).await;
-    assert_eq!((result.handle_code, result.handle_msg.as_deref()), (502, Some("job execute timeout ")));
-    assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
-    assert!(rig.wait_no_pod(&format!("slow-{log_id}")).await, "timed-out pod left behind");
+    assert_eq!(
+        (result.handle_code, result.handle_msg.as_deref()),
+        (502, Some("job execute timeout "))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        rig.wait_no_pod(&format!("slow-{log_id}")).await,
+        "timed-out pod left behind"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +141,10 @@ async fn repeated_trigger_follows_the_same_pod() {
     let request = trigger(3, log_id, &pod("again", "sleep 1; echo done"), json!({}));
     rig.trigger(&request).await;
     assert!(
-        wait_until(WAIT, || async { rig.pod_names().contains(&format!("again-{log_id}")) }).await,
+        wait_until(WAIT, || async {
+            rig.pod_names().contains(&format!("again-{log_id}"))
+        })
+        .await,
         "pod not created"
     );
     // A second executor of the same instance gets the same trigger (the admin re-sent it elsewhere).
@@ -133,7 +161,10 @@ async fn repeated_trigger_follows_the_same_pod() {
         .filter(|r| r.method == "POST" && r.path.ends_with("/pods"))
         .count();
     assert_eq!(creates, 2, "two create calls, one answered 409");
-    assert!(rig.log_text(&request).contains("exists already for this execution"));
+    assert!(
+        rig.log_text(&request)
+            .contains("exists already for this execution")
+    );
     first.shutdown().await;
     first_kubernetes.shutdown().await;
 }
@@ -161,7 +192,10 @@ async fn broadcast_runs_one_pod_per_shard_with_its_environment() {
             .standin
             .object(Resource::Pods, "default", &format!("shard-{log_id}"))
             .unwrap();
-        assert_eq!(stored["metadata"]["labels"]["xxl-job/shard-index"], index.to_string());
+        assert_eq!(
+            stored["metadata"]["labels"]["xxl-job/shard-index"],
+            index.to_string()
+        );
         assert_eq!(stored["metadata"]["labels"]["xxl-job/shard-total"], "3");
         assert!(stored["metadata"]["annotations"]["xxl-job/retain-until"].is_string());
     }
@@ -191,7 +225,10 @@ async fn bad_manifests_fail_before_any_api_call() {
         let log_id = next_log_id();
         rig.trigger(&trigger(30, log_id, &manifest, json!({}))).await;
         let result = rig.result(log_id).await;
-        assert_eq!((result.handle_code, result.handle_msg.as_deref()), (500, Some(expected)));
+        assert_eq!(
+            (result.handle_code, result.handle_msg.as_deref()),
+            (500, Some(expected))
+        );
     }
     let writes: Vec<_> = rig
         .standin

@@ -68,7 +68,9 @@ impl Rig {
 
     /// (Re)starts the executor and the Kubernetes parts on the same log directory and instance id.
     pub(crate) async fn start_executor(&mut self) {
-        let kubernetes = KubernetesExecutor::with_client(self.standin.client().await.unwrap(), settings(&self.config)).await;
+        let kubernetes =
+            KubernetesExecutor::with_client(self.standin.client().await.unwrap(), settings(&self.config))
+                .await;
         let executor = Executor::builder(executor_config(&self.admin, self.logs.path()))
             .handler_arc(HANDLER_NAME, kubernetes.handler())
             .start()
