@@ -166,8 +166,11 @@ fn params(container: &str, follow: bool, cursor: &Cursor) -> LogParams {
         container: Some(container.to_owned()),
         follow,
         timestamps: true,
-        // Sent rounded down to whole seconds; the lines of that second already written are skipped.
-        since_time: cursor.last,
+        // The client rounds `sinceTime` to the nearest second, which could skip the rest of the last second;
+        // rounding down first keeps those lines, and the ones already written are skipped.
+        since_time: cursor
+            .last
+            .and_then(|last| Timestamp::from_second(last.as_second()).ok()),
         ..LogParams::default()
     }
 }
