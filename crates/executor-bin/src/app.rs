@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 
 use anyhow::Context as _;
 use xjob_executor::{AdminGenerationMode, Executor, ExecutorConfig, ExecutorHandle};
+use xjob_k8s_executor::config::Host;
+use xjob_k8s_executor::{HANDLER_NAME as KUBERNETES_HANDLER, KubernetesExecutor};
 use xjob_protocol::Generation;
 
 use crate::address::registered_address;
@@ -19,6 +21,7 @@ use crate::process::DEFAULT_KILL_GRACE;
 /// A started ready executor.
 pub struct ReadyExecutor {
     handle: ExecutorHandle,
+    kubernetes: Option<KubernetesExecutor>,
 }
 
 /// Loads the configuration from `args`, starts the executor and runs it until SIGTERM or Ctrl-C, then shuts
@@ -47,15 +50,37 @@ pub async fn start(args: ExecutorArgs) -> anyhow::Result<ReadyExecutor> {
             &config.log_path,
             DEFAULT_KILL_GRACE,
         )));
+    let kubernetes = if config.kubernetes.enabled {
+        Some(kubernetes(&config).await?)
+    } else {
+        None
+    };
+    let builder = match &kubernetes {
+        Some(kubernetes) => builder.handler_arc(KUBERNETES_HANDLER, kubernetes.handler()),
+        None => builder,
+    };
     let handle = builder.start().await.context("starting the executor")?;
+    if let Some(kubernetes) = &kubernetes {
+        kubernetes.start_janitor(handle.reporter());
+    }
     tracing::info!(
         app_name = %config.app_name,
         listen = %handle.local_addr(),
         address = %handle.address(),
         glue_enabled = config.glue_enabled,
+        kubernetes = kubernetes.is_some(),
         "ready executor running"
     );
-    Ok(ReadyExecutor { handle })
+    Ok(ReadyExecutor { handle, kubernetes })
+}
+
+/// The Kubernetes handler's parts from the `[kubernetes]` section: settings validated against this machine,
+/// the API client for the configured access mode, and the permission check.
+async fn kubernetes(config: &Config) -> anyhow::Result<KubernetesExecutor> {
+    let host = Host::detect();
+    let settings = config.kubernetes.clone().validate(&host)?;
+    let kubernetes = KubernetesExecutor::connect(settings, host.in_cluster()).await?;
+    Ok(kubernetes)
 }
 
 impl ReadyExecutor {
@@ -73,6 +98,9 @@ impl ReadyExecutor {
     /// callbacks and deregisters from the admin.
     pub async fn shutdown(self) {
         self.handle.shutdown().await;
+        if let Some(kubernetes) = self.kubernetes {
+            kubernetes.shutdown().await;
+        }
     }
 }
 

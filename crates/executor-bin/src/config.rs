@@ -13,6 +13,8 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::{Deserialize, Deserializer};
 
+use xjob_k8s_executor::config::KubernetesConfig;
+
 use crate::http_call::HostAllowList;
 
 /// The environment variable that carries the access token; job processes do not inherit it.
@@ -91,10 +93,14 @@ pub struct ExecutorArgs {
     /// Protocol generation of the admin: auto (detected), g1 (2.4–3.2), g2 (3.3–3.4) or g3 (3.5+).
     #[arg(long, env = "XJOB_EXECUTOR_ADMIN_GENERATION", value_name = "GENERATION")]
     pub admin_generation: Option<AdminGeneration>,
+    /// Enable `kubernetesJobHandler`, which runs each execution as a Pod or Job; its settings are the
+    /// `[kubernetes]` section of the file.
+    #[arg(long, env = "XJOB_EXECUTOR_KUBERNETES")]
+    pub kubernetes: bool,
 }
 
 /// The ready executor's settings after loading; see the module documentation for the sources.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct Config {
     /// Upstream `xxl.job.executor.appname`.
@@ -128,6 +134,8 @@ pub(crate) struct Config {
     pub(crate) shutdown_grace: Duration,
     /// Protocol generation of the admin.
     pub(crate) admin_generation: AdminGeneration,
+    /// The `[kubernetes]` section: `kubernetesJobHandler` and its janitor, when `enabled`.
+    pub(crate) kubernetes: KubernetesConfig,
 }
 
 /// Which protocol generation to speak to the admin.
@@ -179,6 +187,7 @@ impl Default for Config {
             // Upstream waits 5 s (3.3.2+) before it kills running jobs at shutdown.
             shutdown_grace: Duration::from_secs(5),
             admin_generation: AdminGeneration::Auto,
+            kubernetes: KubernetesConfig::default(),
         }
     }
 }
@@ -248,6 +257,8 @@ impl Config {
         }
         set(&mut self.shutdown_grace, &args.shutdown_grace);
         set(&mut self.admin_generation, &args.admin_generation);
+        // Like the insecure mode, the flag can only switch the handler on.
+        self.kubernetes.enabled |= args.kubernetes;
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

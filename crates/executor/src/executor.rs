@@ -20,6 +20,7 @@ use crate::config::ExecutorConfig;
 use crate::error::ExecutorError;
 use crate::handler::{FnHandler, GlueHandlerFactory, JobHandler, JobResult};
 use crate::jobs::{JobSetup, Jobs};
+use crate::report::ResultReporter;
 use crate::{JobContext, execution_log, registry, server};
 
 /// Entry point: `Executor::builder(config)`.
@@ -37,6 +38,7 @@ pub struct ExecutorBuilder {
 pub struct ExecutorHandle {
     local_addr: SocketAddr,
     address: String,
+    reporter: ResultReporter,
     parts: Option<RunningParts>,
 }
 
@@ -109,7 +111,7 @@ impl ExecutorBuilder {
             .address
             .clone()
             .unwrap_or_else(|| default_address(local_addr, &self.config.base_path));
-        let (mut parts, router) = self.start_parts(address.clone()).await?;
+        let (mut parts, router, reporter) = self.start_parts(address.clone()).await?;
         let token = CancellationToken::new();
         let router = router.fallback(server::fallback);
         let stop = token.clone().cancelled_owned();
@@ -123,6 +125,7 @@ impl ExecutorBuilder {
         Ok(ExecutorHandle {
             local_addr,
             address,
+            reporter,
             parts: Some(parts),
         })
     }
@@ -138,17 +141,21 @@ impl ExecutorBuilder {
             ));
         };
         let local_addr = self.config.bind;
-        let (parts, router) = self.start_parts(address.clone()).await?;
+        let (parts, router, reporter) = self.start_parts(address.clone()).await?;
         let handle = ExecutorHandle {
             local_addr,
             address,
+            reporter,
             parts: Some(parts),
         };
         Ok((handle, router))
     }
 
     /// Starts everything but the HTTP server and returns the router to serve.
-    async fn start_parts(self, address: String) -> Result<(RunningParts, Router), ExecutorError> {
+    async fn start_parts(
+        self,
+        address: String,
+    ) -> Result<(RunningParts, Router, ResultReporter), ExecutorError> {
         let config = validate(self.config)?;
         let handlers = handler_map(self.handlers)?;
         callback::create_spool_directory(&config.log_path).await?;
@@ -156,6 +163,7 @@ impl ExecutorBuilder {
         let admin = Arc::new(AdminClient::new(&config)?);
         let callbacks =
             CallbackWorker::start(Arc::clone(&admin), config.log_path.clone(), config.beat_interval);
+        let reporter = ResultReporter::new(callbacks.sink(), config.log_path.clone());
         let jobs = Jobs::new(JobSetup {
             handlers,
             glue_factory: self.glue_factory,
@@ -181,7 +189,7 @@ impl ExecutorBuilder {
             retention,
             shutdown_grace: config.shutdown_grace,
         };
-        Ok((parts, router))
+        Ok((parts, router, reporter))
     }
 }
 
@@ -194,6 +202,12 @@ impl ExecutorHandle {
     /// The address registered with admins.
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    /// Reports results of executions no job thread runs (work resumed after a restart); see
+    /// [`ResultReporter`].
+    pub fn reporter(&self) -> ResultReporter {
+        self.reporter.clone()
     }
 
     /// Stops gracefully, in upstream's order: stop accepting requests, stop the heartbeat and deregister

@@ -25,6 +25,13 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait JobHandler: Send + Sync + 'static {
     /// Runs one execution.
     fn run<'a>(&'a self, ctx: JobContext) -> BoxFuture<'a, JobResult>;
+
+    /// The job parameter as the `Param:` start line of the execution log shows it. The default shows it
+    /// unchanged; a handler whose parameters may carry literal secrets (e.g. manifests with `env` values)
+    /// returns a masked copy.
+    fn loggable_param(&self, param: &str) -> String {
+        param.to_owned()
+    }
 }
 
 /// A [`JobHandler`] made from an async closure; see [`crate::ExecutorBuilder::handler_fn`].

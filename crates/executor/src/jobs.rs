@@ -336,7 +336,8 @@ impl Jobs {
             }),
         };
         log.line(&format!(
-            "<br>----------- xxl-job job execute start -----------<br>----------- Param:{param}"
+            "<br>----------- xxl-job job execute start -----------<br>----------- Param:{}",
+            thread.handler.loggable_param(&param)
         ));
         let ctx = JobContext::new(ContextParts {
             job_id: request.job_id,
@@ -402,11 +403,7 @@ impl Jobs {
             }
             (None, _, None) => JobResult::fail("job handler did not stop after cancellation"),
         };
-        log.line(&format!(
-            "<br>----------- xxl-job job execute end(finish) -----------<br>----------- Result: handleCode={}, handleMsg = {}",
-            result.code,
-            result.msg.as_deref().unwrap_or("null")
-        ));
+        log_result_line(&log, &result);
         drop(log);
         self.0.setup.callbacks.report(CallbackItem {
             log_id: request.log_id,
@@ -470,6 +467,15 @@ impl JobThread {
     }
 }
 
+/// The closing line of an execution log, with the reported result.
+pub(crate) fn log_result_line(log: &ExecutionLog, result: &JobResult) {
+    log.line(&format!(
+        "<br>----------- xxl-job job execute end(finish) -----------<br>----------- Result: handleCode={}, handleMsg = {}",
+        result.code,
+        result.msg.as_deref().unwrap_or("null")
+    ));
+}
+
 fn cancel_reason(reason: StopReason) -> CancelReason {
     match reason {
         StopReason::Killed => CancelReason::Killed,
@@ -481,7 +487,7 @@ fn cancel_reason(reason: StopReason) -> CancelReason {
 }
 
 /// Upstream's post-processing of a handler's result: a code ≤ 0 is "lost", long messages are truncated.
-fn normalize(result: JobResult) -> JobResult {
+pub(crate) fn normalize(result: JobResult) -> JobResult {
     if result.code <= 0 {
         return JobResult::fail(message::JOB_HANDLE_RESULT_LOST);
     }

@@ -66,6 +66,7 @@ mod executor;
 mod handler;
 mod jobs;
 mod registry;
+mod report;
 mod server;
 
 pub use config::{AccessToken, AdminGenerationMode, ExecutorConfig};
@@ -74,4 +75,5 @@ pub use error::ExecutorError;
 pub use execution_log::ExecutionLog;
 pub use executor::{Executor, ExecutorBuilder, ExecutorHandle};
 pub use handler::{BoxFuture, FnHandler, GlueHandlerFactory, GlueSpec, JobHandler, JobResult};
+pub use report::ResultReporter;
 pub use xjob_protocol::{CallbackItem, Generation, GlueType, JobId, LogId};

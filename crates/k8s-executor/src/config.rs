@@ -189,6 +189,37 @@ pub struct Host {
     pub host_name: String,
 }
 
+impl Host {
+    /// The facts of the machine the process runs on: in a pod (`KUBERNETES_SERVICE_HOST` set), its
+    /// namespace from the service-account files (`default` when unreadable); the host name from
+    /// `HOSTNAME`, else `/etc/hostname`.
+    pub fn detect() -> Host {
+        const NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+        let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|host| !host.is_empty());
+        let in_cluster_namespace = in_cluster.then(|| {
+            std::fs::read_to_string(NAMESPACE_FILE)
+                .map(|text| text.trim().to_owned())
+                .ok()
+                .filter(|namespace| !namespace.is_empty())
+                .unwrap_or_else(|| "default".to_owned())
+        });
+        let host_name = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|name| name.trim().to_owned())
+            .unwrap_or_default();
+        Host {
+            in_cluster_namespace,
+            host_name,
+        }
+    }
+
+    /// Whether the process runs in a Kubernetes pod.
+    pub fn in_cluster(&self) -> bool {
+        self.in_cluster_namespace.is_some()
+    }
+}
+
 /// The validated configuration the handler runs with.
 #[derive(Clone, Debug)]
 pub struct Settings {

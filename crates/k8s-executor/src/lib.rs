@@ -10,9 +10,15 @@
 //! - [`policy`]: the security policy checked before any API call;
 //! - [`outcome`]: the mapping from observed Pod/Job status to the result reported to the admin.
 //!
-//! [`prepare`] chains parsing, normalisation and policy the way a trigger needs them. The lifecycle (create,
-//! watch, live log copy, kill, cleanup, janitor) builds on these pieces and is not here yet; it is also the only
-//! part that will talk to the Kubernetes API.
+//! [`prepare`] chains parsing, normalisation and policy the way a trigger needs them.
+//!
+//! The lifecycle talks to the Kubernetes API through the real `kube` client only:
+//! - [`KubernetesExecutor`] (module `runtime`): builds everything from [`config::Settings`] — the client
+//!   ([`api::connect`]), the permission self-check ([`rbac`]), the handler ([`KubernetesJobHandler`]) and the
+//!   janitor — for a standalone executor or the admin to embed;
+//! - `lifecycle`: create (adopting on `409` for the same execution), supervise through the shared watch,
+//!   delete on kill/timeout, cleanup policy; `hub`: one watch of Pods and Jobs per namespace fanned out by
+//!   log id; `logcopy`: live log copy with lossless resume; `janitor`: orphans and retention.
 //!
 //! ```
 //! use xjob_k8s_executor::config::{Host, KubernetesConfig};
@@ -41,14 +47,24 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod config;
+mod handler;
+mod hub;
+mod janitor;
+mod lifecycle;
+mod logcopy;
 pub mod manifest;
 mod naming;
 pub mod normalise;
 pub mod outcome;
 pub mod policy;
+pub mod rbac;
+mod runtime;
 
+pub use handler::KubernetesJobHandler;
 pub use naming::{label_value, object_name};
+pub use runtime::KubernetesExecutor;
 
 use crate::config::Settings;
 use crate::manifest::ManifestError;

@@ -361,7 +361,7 @@ const OPTION_NAMES: &str = "cleanup, startup-timeout, kill-grace-period, log-con
 /// carry them, and normalisation overwrites or removes them.
 pub(crate) const RESERVED_ANNOTATIONS: [&str; 3] = ["log-date-time", "timeout", "retain-until"];
 
-fn options(workload: &Workload, label_prefix: &str) -> Result<Options, ManifestError> {
+pub(crate) fn options(workload: &Workload, label_prefix: &str) -> Result<Options, ManifestError> {
     let mut options = Options::default();
     let empty = BTreeMap::new();
     let annotations = workload.metadata().annotations.as_ref().unwrap_or(&empty);

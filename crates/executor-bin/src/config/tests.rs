@@ -87,6 +87,7 @@ fn full_file() {
             http_allow_hosts: vec!["example.com".to_owned(), "*.example.org".to_owned()],
             shutdown_grace: Duration::from_millis(1500),
             admin_generation: AdminGeneration::G2,
+            kubernetes: xjob_k8s_executor::config::KubernetesConfig::default(),
         }
     );
     assert!(config.validate().is_ok());

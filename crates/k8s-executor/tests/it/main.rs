@@ -1,8 +1,13 @@
-//! Integration tests of the handler's pure core against the Kubernetes API-server stand-in: the normalised
-//! objects are accepted by an API server, the injected environment reaches the processes, and the result
-//! mapping reads the statuses a kubelet really writes.
+//! Integration tests of the Kubernetes handler against the Kubernetes API-server stand-in, through the real
+//! `kube` client: the pure core (`standin`) and the lifecycle through a real SDK executor and a stand-in admin
+//! (`lifecycle`, `faults`, `janitor`).
 
 // Helpers outside #[test] functions panic on setup failures, which is the clearest test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster;
+mod faults;
+mod janitor;
+mod lifecycle;
+mod rig;
 mod standin;
