@@ -18,7 +18,7 @@ use xjob_protocol::{CallbackItem, Dialect};
 
 use crate::admin_client::{AdminClient, AdminError};
 use crate::error::ExecutorError;
-use crate::execution_log;
+use crate::execution_log::{self, LogWriter};
 
 /// Largest batch per `/api/callback` request (upstream HEAD).
 const MAX_BATCH: usize = 50;
@@ -46,16 +46,23 @@ pub(crate) struct CallbackWorker {
 struct Sender {
     admin: Arc<AdminClient>,
     log_root: PathBuf,
+    log_writer: LogWriter,
 }
 
 impl CallbackWorker {
     /// Starts the worker; it first re-sends what a previous run spooled.
-    pub(crate) fn start(admin: Arc<AdminClient>, log_root: PathBuf, retry_interval: Duration) -> Self {
+    pub(crate) fn start(
+        admin: Arc<AdminClient>,
+        log_root: PathBuf,
+        log_writer: LogWriter,
+        retry_interval: Duration,
+    ) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let worker = Sender {
             admin,
             log_root: log_root.clone(),
+            log_writer,
         };
         let task = tokio::spawn(worker.run(receiver, retry_interval, stop.clone()));
         CallbackWorker {
@@ -149,15 +156,10 @@ impl Sender {
             }
             Err(error) => format!("<br>----------- xxl-job job callback error, errorMsg:{error}"),
         };
-        let root = self.log_root.clone();
-        let items = batch.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            for item in &items {
-                let path = execution_log::log_file_path(&root, item.log_date_time, item.log_id);
-                execution_log::append_line(&path, &line);
-            }
-        })
-        .await;
+        for item in &batch {
+            let path = execution_log::log_file_path(&self.log_root, item.log_date_time, item.log_id);
+            self.log_writer.append_line(path, &line);
+        }
         match outcome {
             Ok(()) => true,
             Err(error) => {

@@ -48,6 +48,13 @@ pub struct ExecutorConfig {
     pub beat_interval: Duration,
     /// Largest request body the executor reads; larger ones are refused (upstream: 5 MiB).
     pub max_body_bytes: usize,
+    /// How long a job's thread lives on with nothing queued before it ends; the job's next trigger starts a
+    /// new one. Upstream: 30 idle polls of 3 s, 90 s.
+    pub job_idle_timeout: Duration,
+    /// How long a handler may run on after kill, timeout, replacement or shutdown cancelled it before its
+    /// future is dropped at its next `.await` (upstream interrupts the thread). The result is reported
+    /// either way; default 5 s.
+    pub cancel_grace: Duration,
 }
 
 /// How the executor chooses the protocol generation of the admins it calls and answers.
@@ -67,8 +74,8 @@ pub struct AccessToken(String);
 
 impl ExecutorConfig {
     /// A configuration with upstream's defaults: listen on `0.0.0.0:9999`, logs under
-    /// `/data/applogs/xxl-job/jobhandler`, 30 days of log retention, GLUE enabled, 5 s shutdown grace,
-    /// generation detected automatically. A blank token counts as none.
+    /// `/data/applogs/xxl-job/jobhandler`, 30 days of log retention, GLUE enabled, 5 s shutdown grace, idle
+    /// job threads ended after 90 s, generation detected automatically. A blank token counts as none.
     pub fn new(
         app_name: impl Into<String>,
         admin_addresses: Vec<String>,
@@ -92,6 +99,8 @@ impl ExecutorConfig {
             admin_timeout: Duration::from_secs(3),
             beat_interval: REGISTRY_BEAT_INTERVAL,
             max_body_bytes: 5 * 1024 * 1024,
+            job_idle_timeout: Duration::from_secs(90),
+            cancel_grace: Duration::from_secs(5),
         }
     }
 }

@@ -41,6 +41,9 @@ pub enum ExecutorError {
         /// The operating system's error.
         source: io::Error,
     },
+    /// The thread that writes execution logs could not be started.
+    #[error("cannot start the execution log writer thread: {0}")]
+    LogWriter(io::Error),
     /// The HTTP client for calls to admins could not be built.
     #[error("cannot build the HTTP client for admin calls: {0}")]
     HttpClient(String),

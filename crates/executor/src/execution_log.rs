@@ -1,8 +1,8 @@
 //! Execution log files, a product feature of their own: one file per execution at
 //! `<logpath>/yyyy-MM-dd/<logId>.log` (the trigger date in the executor's local time zone, as upstream), lines
-//! in upstream's `yyyy-MM-dd HH:mm:ss [<source>]-[<line>]-[<thread>] <text>` format written straight to disk
-//! ([`ExecutionLog`]), incremental reads for `/log` with both generations' line numbering, and retention
-//! cleanup by days.
+//! in upstream's `yyyy-MM-dd HH:mm:ss [<source>]-[<line>]-[<thread>] <text>` format ([`ExecutionLog`]),
+//! written by one writer thread per executor ([`LogWriter`]), incremental reads for `/log` with both
+//! generations' line numbering, and retention cleanup by days.
 //!
 //! Diagnostics of the executor itself go through `tracing`, never into these files.
 
@@ -11,6 +11,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::panic::Location;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Local, NaiveDate, TimeZone};
@@ -18,8 +19,10 @@ use xjob_protocol::{LogId, LogResult, message};
 
 /// Where one execution's log lines go. `Clone + Send + Sync + 'static`; every clone appends to the same file.
 ///
-/// Each line is written with one `write` call on a file opened in append mode, so lines from concurrent
-/// tasks never interleave within a line and nothing is buffered in memory.
+/// Lines are handed to the executor's log writer thread, which appends them in the order they were logged,
+/// each line whole, so lines from concurrent tasks never interleave within a line. Logging never waits for
+/// the disk unless the writer is far behind; the execution's result is reported only after every line it
+/// logged before returning is in the file.
 #[derive(Clone, Debug)]
 pub struct ExecutionLog(Arc<LogInner>);
 
@@ -27,10 +30,37 @@ pub struct ExecutionLog(Arc<LogInner>);
 struct LogInner {
     path: PathBuf,
     thread_name: String,
+    writer: LogWriter,
+    /// Opened by the writer thread with the first line and closed when the last handle is gone.
     file: Mutex<Option<File>>,
     /// Set after the first write failure, so a broken disk is reported once per execution, not per line.
     failed: AtomicBool,
 }
+
+/// The executor's log writer: one thread that performs every execution-log append, so file creation and
+/// writes never block the async runtime. Cheap to clone; the thread ends when the last clone (and the last
+/// [`ExecutionLog`]) is gone and the queue is written.
+#[derive(Clone, Debug)]
+pub(crate) struct LogWriter {
+    sender: SyncSender<Command>,
+}
+
+/// Work for the writer thread, performed in the order it was queued.
+enum Command {
+    /// Bytes for an execution's file.
+    Append { log: Arc<LogInner>, bytes: Vec<u8> },
+    /// One line for the file at `path`, opened and closed for it (callback outcomes after the execution).
+    AppendToPath { path: PathBuf, bytes: Vec<u8> },
+    /// Runs once everything queued before it is written.
+    Then(Box<dyn FnOnce() + Send>),
+}
+
+/// Commands the writer may hold before logging waits for it (about 10 MB of typical lines). The bound gives
+/// a disk slower than the jobs' output the back-pressure a synchronous write would.
+const WRITER_QUEUE: usize = 65_536;
+
+/// Commands the writer takes per round; appends to one file within a round become one `write`.
+const WRITER_ROUND: usize = 256;
 
 /// Which `toLineNum` a `/log` reply carries when nothing new exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,10 +78,17 @@ const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 impl ExecutionLog {
     /// A log for the execution `log_id` triggered at `log_date_time` (epoch ms), below `root`. The file and
     /// its directory are created with the first line.
-    pub(crate) fn new(root: &Path, log_date_time: i64, log_id: LogId, thread_name: String) -> Self {
+    pub(crate) fn new(
+        writer: &LogWriter,
+        root: &Path,
+        log_date_time: i64,
+        log_id: LogId,
+        thread_name: String,
+    ) -> Self {
         ExecutionLog(Arc::new(LogInner {
             path: log_file_path(root, log_date_time, log_id),
             thread_name,
+            writer: writer.clone(),
             file: Mutex::new(None),
             failed: AtomicBool::new(false),
         }))
@@ -71,12 +108,12 @@ impl ExecutionLog {
             self.0.thread_name,
             text
         );
-        self.append(formatted.as_bytes());
+        self.append(formatted.into_bytes());
     }
 
     /// Appends raw bytes (e.g. a child process's output) without any prefix.
     pub fn raw(&self, bytes: &[u8]) {
-        self.append(bytes);
+        self.append(bytes.to_vec());
     }
 
     /// The log file's path.
@@ -84,25 +121,142 @@ impl ExecutionLog {
         &self.0.path
     }
 
-    fn append(&self, bytes: &[u8]) {
-        // A panic while holding the lock cannot leave the file in a state worse than a partial line.
-        let mut file = self
-            .0
-            .file
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn append(&self, bytes: Vec<u8>) {
+        self.0.writer.send(Command::Append {
+            log: Arc::clone(&self.0),
+            bytes,
+        });
+    }
+}
+
+impl LogWriter {
+    /// Starts the writer thread.
+    pub(crate) fn start() -> io::Result<Self> {
+        let (sender, receiver) = mpsc::sync_channel(WRITER_QUEUE);
+        std::thread::Builder::new()
+            .name("xjob-log-writer".to_owned())
+            .spawn(move || write_until_closed(&receiver))?;
+        Ok(LogWriter { sender })
+    }
+
+    /// Appends one line, formatted like the execution's own with the caller's location, to the log file at
+    /// `path` (callback outcomes after the execution).
+    #[track_caller]
+    pub(crate) fn append_line(&self, path: PathBuf, text: &str) {
+        let caller = Location::caller();
+        let line = format!(
+            "{} [{}]-[{}]-[xxl-job, executor callback] {}\n",
+            Local::now().format("%Y-%m-%d %H:%M:%S"),
+            caller.file(),
+            caller.line(),
+            text
+        );
+        self.send(Command::AppendToPath {
+            path,
+            bytes: line.into_bytes(),
+        });
+    }
+
+    /// Runs `action` on the writer thread once everything queued so far is written.
+    pub(crate) fn then(&self, action: impl FnOnce() + Send + 'static) {
+        self.send(Command::Then(Box::new(action)));
+    }
+
+    /// Waits until everything queued so far is written.
+    pub(crate) async fn flush(&self) {
+        let (done, written) = tokio::sync::oneshot::channel();
+        self.then(move || {
+            let _ = done.send(());
+        });
+        let _ = written.await;
+    }
+
+    fn send(&self, command: Command) {
+        // The writer thread only ends once every sender is gone, so a send can fail only if the thread died
+        // of a panic; then the command is written here instead, so nothing is lost.
+        if let Err(mpsc::SendError(command)) = self.sender.send(command) {
+            let mut round = Round::default();
+            round.take(command);
+            round.finish();
+        }
+    }
+}
+
+/// The writer thread: takes what is queued, a round at a time, until every sender is gone.
+fn write_until_closed(receiver: &Receiver<Command>) {
+    while let Ok(first) = receiver.recv() {
+        let mut round = Round::default();
+        round.take(first);
+        while round.taken < WRITER_ROUND {
+            match receiver.try_recv() {
+                Ok(command) => round.take(command),
+                Err(_) => break,
+            }
+        }
+        round.finish();
+    }
+}
+
+/// One round of commands. Appends are gathered per file, in order, and written before the next path append
+/// or action, so the order every reader and callback sees is the order of the queue.
+#[derive(Default)]
+struct Round {
+    pending: Vec<(Arc<LogInner>, Vec<u8>)>,
+    taken: usize,
+}
+
+impl Round {
+    fn take(&mut self, command: Command) {
+        self.taken += 1;
+        match command {
+            Command::Append { log, bytes } => {
+                match self
+                    .pending
+                    .iter_mut()
+                    .find(|(known, _)| Arc::ptr_eq(known, &log))
+                {
+                    Some((_, gathered)) => gathered.extend_from_slice(&bytes),
+                    None => self.pending.push((log, bytes)),
+                }
+            }
+            Command::AppendToPath { path, bytes } => {
+                self.finish();
+                if let Err(error) = open_append(&path).and_then(|mut file| file.write_all(&bytes)) {
+                    tracing::debug!(path = %path.display(), %error, "cannot append callback line to execution log");
+                }
+            }
+            Command::Then(action) => {
+                self.finish();
+                action();
+            }
+        }
+    }
+
+    /// Writes the gathered appends.
+    fn finish(&mut self) {
+        for (log, bytes) in self.pending.drain(..) {
+            log.write(&bytes);
+        }
+    }
+}
+
+impl LogInner {
+    fn write(&self, bytes: &[u8]) {
+        // Only the writer thread takes this lock; a panic while holding it cannot leave the file in a state
+        // worse than a partial line.
+        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let result = match file.as_mut() {
             Some(open) => open.write_all(bytes),
-            None => open_append(&self.0.path).and_then(|mut opened| {
+            None => open_append(&self.path).and_then(|mut opened| {
                 let written = opened.write_all(bytes);
                 *file = Some(opened);
                 written
             }),
         };
         if let Err(error) = result
-            && !self.0.failed.swap(true, Ordering::Relaxed)
+            && !self.failed.swap(true, Ordering::Relaxed)
         {
-            tracing::warn!(path = %self.0.path.display(), %error, "cannot write execution log");
+            tracing::warn!(path = %self.path.display(), %error, "cannot write execution log");
         }
     }
 }
@@ -115,20 +269,6 @@ pub(crate) fn log_file_path(root: &Path, log_date_time: i64, log_id: LogId) -> P
         .unwrap_or_else(|| DateTime::<chrono::Utc>::UNIX_EPOCH.with_timezone(&Local));
     root.join(date.format("%Y-%m-%d").to_string())
         .join(format!("{log_id}.log"))
-}
-
-/// Appends one already formatted line to the log file at `path` (callback outcomes after the execution).
-pub(crate) fn append_line(path: &Path, text: &str) {
-    let line = format!(
-        "{} [{}]-[{}]-[xxl-job, executor callback] {}\n",
-        Local::now().format("%Y-%m-%d %H:%M:%S"),
-        file!(),
-        line!(),
-        text
-    );
-    if let Err(error) = open_append(path).and_then(|mut file| file.write_all(line.as_bytes())) {
-        tracing::debug!(path = %path.display(), %error, "cannot append callback line to execution log");
-    }
 }
 
 /// Reads the lines of `path` from `from_line_num` (1-based) to the end of the file, for `/log`. Blocking: call
@@ -218,11 +358,20 @@ pub(crate) fn clean_up(root: &Path, days: u32, today: NaiveDate) -> usize {
     removed
 }
 
+/// Opens `path` for appending, creating it, and its directory when missing. The directory exists for all
+/// but the first file of a day, so it is created only when the open says it is missing (retention may also
+/// have removed it meanwhile).
 fn open_append(path: &Path) -> io::Result<File> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
+    let open = || OpenOptions::new().create(true).append(true).open(path);
+    match open() {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            open()
+        }
+        opened => opened,
     }
-    OpenOptions::new().create(true).append(true).open(path)
 }
 
 #[cfg(test)]
@@ -284,9 +433,17 @@ mod tests {
     #[test]
     fn lines_are_prefixed_and_split() {
         let dir = tempfile::tempdir().unwrap();
-        let log = ExecutionLog::new(dir.path(), 0, LogId(7), "xxl-job, JobThread-1-2".to_owned());
+        let writer = LogWriter::start().unwrap();
+        let log = ExecutionLog::new(
+            &writer,
+            dir.path(),
+            0,
+            LogId(7),
+            "xxl-job, JobThread-1-2".to_owned(),
+        );
         log.line("hello");
         log.clone().line("two\nlines");
+        flush(&writer);
         let text = fs::read_to_string(log.path()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
@@ -305,6 +462,65 @@ mod tests {
         assert_eq!(lines[0].as_bytes()[4], b'-');
         assert_eq!(lines[0].as_bytes()[13], b':');
         assert_eq!(log.path().file_name().unwrap(), "7.log");
+    }
+
+    /// Waits, from a plain test thread, until the writer has written what was queued.
+    fn flush(writer: &LogWriter) {
+        let (done, written) = mpsc::channel();
+        writer.then(move || done.send(()).unwrap());
+        written.recv().unwrap();
+    }
+
+    #[test]
+    fn appends_keep_their_order_across_files_and_actions() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = LogWriter::start().unwrap();
+        let first = ExecutionLog::new(&writer, dir.path(), 0, LogId(1), "t1".to_owned());
+        let second = ExecutionLog::new(&writer, dir.path(), 0, LogId(2), "t2".to_owned());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        for round in 0..300 {
+            first.raw(format!("a{round}\n").as_bytes());
+            second.raw(format!("b{round}\n").as_bytes());
+            if round % 100 == 99 {
+                // An action sees everything queued before it in the files.
+                let (path, seen) = (first.path().to_owned(), Arc::clone(&seen));
+                writer.then(move || {
+                    seen.lock()
+                        .unwrap()
+                        .push(fs::read_to_string(path).unwrap().lines().count())
+                });
+            }
+        }
+        writer.append_line(first.path().to_owned(), "after");
+        flush(&writer);
+        let text = fs::read_to_string(first.path()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 301);
+        for (round, line) in lines[..300].iter().enumerate() {
+            assert_eq!(*line, format!("a{round}"));
+        }
+        assert!(
+            lines[300].ends_with("]-[xxl-job, executor callback] after"),
+            "{}",
+            lines[300]
+        );
+        assert_eq!(fs::read_to_string(second.path()).unwrap().lines().count(), 300);
+        assert_eq!(*seen.lock().unwrap(), [100, 200, 300]);
+    }
+
+    #[test]
+    fn a_removed_day_directory_is_created_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = LogWriter::start().unwrap();
+        let first = ExecutionLog::new(&writer, dir.path(), 0, LogId(1), "t".to_owned());
+        first.line("one");
+        flush(&writer);
+        let day = first.path().parent().unwrap().to_owned();
+        fs::remove_dir_all(&day).unwrap();
+        let second = ExecutionLog::new(&writer, dir.path(), 0, LogId(2), "t".to_owned());
+        second.line("two");
+        flush(&writer);
+        assert!(fs::read_to_string(second.path()).unwrap().ends_with("] two\n"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::admin_client::AdminClient;
 use crate::callback::{self, CallbackWorker};
 use crate::config::ExecutorConfig;
 use crate::error::ExecutorError;
+use crate::execution_log::LogWriter;
 use crate::handler::{FnHandler, GlueHandlerFactory, JobHandler, JobResult};
 use crate::jobs::{JobSetup, Jobs};
 use crate::report::ResultReporter;
@@ -161,15 +162,23 @@ impl ExecutorBuilder {
         callback::create_spool_directory(&config.log_path).await?;
 
         let admin = Arc::new(AdminClient::new(&config)?);
-        let callbacks =
-            CallbackWorker::start(Arc::clone(&admin), config.log_path.clone(), config.beat_interval);
-        let reporter = ResultReporter::new(callbacks.sink(), config.log_path.clone());
+        let log_writer = LogWriter::start().map_err(ExecutorError::LogWriter)?;
+        let callbacks = CallbackWorker::start(
+            Arc::clone(&admin),
+            config.log_path.clone(),
+            log_writer.clone(),
+            config.beat_interval,
+        );
+        let reporter = ResultReporter::new(callbacks.sink(), config.log_path.clone(), log_writer.clone());
         let jobs = Jobs::new(JobSetup {
             handlers,
             glue_factory: self.glue_factory,
             glue_enabled: config.glue_enabled,
             log_root: config.log_path.clone(),
+            log_writer,
             callbacks: callbacks.sink(),
+            idle_timeout: config.job_idle_timeout,
+            cancel_grace: config.cancel_grace,
         });
         let config = Arc::new(config);
         let router = server::router(Arc::clone(&config), jobs.clone());
@@ -264,6 +273,11 @@ fn validate(mut config: ExecutorConfig) -> Result<ExecutorConfig, ExecutorError>
     if config.max_body_bytes == 0 {
         return Err(ExecutorError::InvalidConfig(
             "max_body_bytes must be positive".to_owned(),
+        ));
+    }
+    if config.job_idle_timeout.is_zero() {
+        return Err(ExecutorError::InvalidConfig(
+            "job_idle_timeout must be positive".to_owned(),
         ));
     }
     if config.beat_interval.is_zero() {

@@ -17,18 +17,9 @@ use xjob_protocol::{BlockStrategy, CallbackItem, Generation, GlueType, JobId, Lo
 
 use crate::callback::CallbackSink;
 use crate::context::{Cancellation, ContextParts};
-use crate::execution_log::ExecutionLog;
+use crate::execution_log::{ExecutionLog, LogWriter};
 use crate::handler::{GlueHandlerFactory, GlueSpec, JobHandler, JobResult};
 use crate::{CancelReason, JobContext};
-
-/// How long a job thread waits for a trigger before counting an idle round (upstream: 3 s).
-const IDLE_POLL: Duration = Duration::from_secs(3);
-
-/// Idle rounds after which a job thread with an empty queue ends itself (upstream: 30, about 90 s).
-const IDLE_ROUNDS: u32 = 30;
-
-/// How long a cancelled handler may take to return before its task is aborted.
-const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 /// Longest `handleMsg` reported; upstream truncates there and appends `...`.
 const MAX_RESULT_MSG_CHARS: usize = 50_000;
@@ -43,7 +34,12 @@ pub(crate) struct JobSetup {
     pub(crate) glue_factory: Option<Arc<dyn GlueHandlerFactory>>,
     pub(crate) glue_enabled: bool,
     pub(crate) log_root: std::path::PathBuf,
+    pub(crate) log_writer: LogWriter,
     pub(crate) callbacks: CallbackSink,
+    /// How long a job thread with an empty queue lives on ([`crate::ExecutorConfig::job_idle_timeout`]).
+    pub(crate) idle_timeout: Duration,
+    /// How long a cancelled handler may run on before it is aborted ([`crate::ExecutorConfig::cancel_grace`]).
+    pub(crate) cancel_grace: Duration,
 }
 
 struct JobsInner {
@@ -199,12 +195,14 @@ impl Jobs {
             thread.stop(StopReason::Shutdown);
         }
         self.0.tasks.close();
-        if tokio::time::timeout(CANCEL_GRACE * 2, self.0.tasks.wait())
+        if tokio::time::timeout(self.0.setup.cancel_grace * 2, self.0.tasks.wait())
             .await
             .is_err()
         {
             tracing::warn!("job threads did not stop in time");
         }
+        // Results leave through the log writer once their lines are written; let them reach the queue.
+        self.0.setup.log_writer.flush().await;
     }
 
     fn threads(&self) -> MutexGuard<'_, HashMap<JobId, Arc<JobThread>>> {
@@ -234,7 +232,6 @@ impl Jobs {
 
     /// The job thread's loop: take triggers in order, execute them, end when stopped or idle too long.
     async fn run_thread(self, thread: Arc<JobThread>) {
-        let mut idle_rounds = 0;
         loop {
             let next = {
                 let mut state = thread.state();
@@ -250,21 +247,18 @@ impl Jobs {
                 next
             };
             match next {
-                Some(request) => {
-                    idle_rounds = 0;
-                    self.execute(&thread, request).await;
-                }
-                None => {
-                    idle_rounds += 1;
-                    if idle_rounds > IDLE_ROUNDS && self.reap_if_idle(&thread) {
-                        break;
+                Some(request) => self.execute(&thread, request).await,
+                // A trigger queued meanwhile has left a wake-up permit, so it is never missed. Upstream polls
+                // 30 times for 3 s; one wait for the whole idle time ends the thread at the same moment.
+                None => tokio::select! {
+                    () = thread.wake.notified() => {}
+                    () = thread.stopped.cancelled() => {}
+                    () = tokio::time::sleep(self.0.setup.idle_timeout) => {
+                        if self.reap_if_idle(&thread) {
+                            break;
+                        }
                     }
-                    tokio::select! {
-                        () = thread.wake.notified() => {}
-                        () = thread.stopped.cancelled() => {}
-                        () = tokio::time::sleep(IDLE_POLL) => {}
-                    }
-                }
+                },
             }
         }
         let (reason, left) = {
@@ -276,12 +270,18 @@ impl Jobs {
                 std::mem::take(&mut state.queue),
             )
         };
-        for request in left {
-            self.0.setup.callbacks.report(CallbackItem {
-                log_id: request.log_id,
-                log_date_time: request.log_date_time,
-                handle_code: code::FAILURE,
-                handle_msg: Some(reason.queued_trigger_killed()),
+        if !left.is_empty() {
+            // After the running execution's result, which waits for its log lines in the writer.
+            let callbacks = self.0.setup.callbacks.clone();
+            self.0.setup.log_writer.then(move || {
+                for request in left {
+                    callbacks.report(CallbackItem {
+                        log_id: request.log_id,
+                        log_date_time: request.log_date_time,
+                        handle_code: code::FAILURE,
+                        handle_msg: Some(reason.queued_trigger_killed()),
+                    });
+                }
             });
         }
     }
@@ -314,6 +314,7 @@ impl Jobs {
             state.current = Some(Arc::clone(&cancellation));
         }
         let log = ExecutionLog::new(
+            &self.0.setup.log_writer,
             &self.0.setup.log_root,
             request.log_date_time,
             request.log_id,
@@ -373,7 +374,7 @@ impl Jobs {
         };
         let joined = match joined {
             Some(joined) => Some(joined),
-            None => match tokio::time::timeout(CANCEL_GRACE, &mut task).await {
+            None => match tokio::time::timeout(self.0.setup.cancel_grace, &mut task).await {
                 Ok(joined) => Some(joined),
                 Err(_) => {
                     task.abort();
@@ -405,12 +406,16 @@ impl Jobs {
         };
         log_result_line(&log, &result);
         drop(log);
-        self.0.setup.callbacks.report(CallbackItem {
+        // Reported once the execution's lines are in its file, so an admin that reads the log on seeing the
+        // result finds it complete.
+        let callbacks = self.0.setup.callbacks.clone();
+        let item = CallbackItem {
             log_id: request.log_id,
             log_date_time: request.log_date_time,
             handle_code: result.code,
             handle_msg: result.msg,
-        });
+        };
+        self.0.setup.log_writer.then(move || callbacks.report(item));
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use xjob_protocol::{CallbackItem, LogId};
 
 use crate::callback::CallbackSink;
-use crate::execution_log::ExecutionLog;
+use crate::execution_log::{ExecutionLog, LogWriter};
 use crate::handler::JobResult;
 use crate::jobs;
 
@@ -24,13 +24,15 @@ const RESUMED_THREAD_NAME: &str = "xxl-job, resumed execution";
 pub struct ResultReporter {
     sink: CallbackSink,
     log_root: Arc<PathBuf>,
+    writer: LogWriter,
 }
 
 impl ResultReporter {
-    pub(crate) fn new(sink: CallbackSink, log_root: PathBuf) -> Self {
+    pub(crate) fn new(sink: CallbackSink, log_root: PathBuf, writer: LogWriter) -> Self {
         ResultReporter {
             sink,
             log_root: Arc::new(log_root),
+            writer,
         }
     }
 
@@ -38,6 +40,7 @@ impl ResultReporter {
     /// wrote (`<logpath>/yyyy-MM-dd/<logId>.log`), appended to.
     pub fn execution_log(&self, log_id: LogId, log_date_time: i64) -> ExecutionLog {
         ExecutionLog::new(
+            &self.writer,
             &self.log_root,
             log_date_time,
             log_id,
@@ -52,11 +55,14 @@ impl ResultReporter {
     pub fn report(&self, log_id: LogId, log_date_time: i64, result: JobResult) {
         let result = jobs::normalize(result);
         jobs::log_result_line(&self.execution_log(log_id, log_date_time), &result);
-        self.sink.report(CallbackItem {
+        // Queued once the closing line is in the file, as for results of job threads.
+        let sink = self.sink.clone();
+        let item = CallbackItem {
             log_id,
             log_date_time,
             handle_code: result.code,
             handle_msg: result.msg,
-        });
+        };
+        self.writer.then(move || sink.report(item));
     }
 }

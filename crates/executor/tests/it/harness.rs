@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use xjob_executor::{
-    AdminGenerationMode, CancelReason, Executor, ExecutorConfig, ExecutorHandle, GlueHandlerFactory,
-    GlueSpec, JobContext, JobHandler, JobId, JobResult,
+    AdminGenerationMode, CancelReason, Executor, ExecutorBuilder, ExecutorConfig, ExecutorHandle,
+    GlueHandlerFactory, GlueSpec, JobContext, JobHandler, JobId, JobResult,
 };
 use xjob_protocol::{BlockStrategy, CallbackItem, Generation, GlueType, Lenient, LogId, TriggerRequest};
 use xjob_test_support::{StandinAdmin, wait_until};
@@ -21,6 +21,29 @@ pub(crate) const WAIT: Duration = Duration::from_secs(10);
 pub(crate) struct Observed {
     pub(crate) cancel_reasons: Mutex<Vec<CancelReason>>,
     pub(crate) glue_builds: AtomicUsize,
+    /// `stubborn` handlers whose future was dropped before it returned.
+    pub(crate) aborted_handlers: AtomicUsize,
+    /// `stubborn` handlers that ran to their end.
+    pub(crate) finished_stubborn: AtomicUsize,
+}
+
+/// Counts an abort when dropped before [`disarm`](Self::disarm).
+struct AbortWitness(Option<Arc<Observed>>);
+
+impl AbortWitness {
+    fn disarm(mut self) {
+        if let Some(observed) = self.0.take() {
+            observed.finished_stubborn.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for AbortWitness {
+    fn drop(&mut self) {
+        if let Some(observed) = self.0.take() {
+            observed.aborted_handlers.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 pub(crate) async fn admin(generation: Generation) -> StandinAdmin {
@@ -38,7 +61,14 @@ pub(crate) fn config(admin: &StandinAdmin, log_path: &Path) -> ExecutorConfig {
 }
 
 pub(crate) async fn start(config: ExecutorConfig, observed: &Arc<Observed>) -> ExecutorHandle {
+    builder(config, observed).start().await.expect("executor starts")
+}
+
+/// An executor builder with the test handlers: `echo`, `sleep` (milliseconds, honours cancellation),
+/// `stubborn` (milliseconds, ignores cancellation), `panic`, `lost`, and the GLUE echo factory.
+pub(crate) fn builder(config: ExecutorConfig, observed: &Arc<Observed>) -> ExecutorBuilder {
     let sleeper = Arc::clone(observed);
+    let stubborn = Arc::clone(observed);
     let factory = GlueFactory(Arc::clone(observed));
     Executor::builder(config)
         .handler_fn("echo", |ctx: JobContext| async move {
@@ -60,12 +90,18 @@ pub(crate) async fn start(config: ExecutorConfig, observed: &Arc<Observed>) -> E
                 }
             }
         })
+        .handler_fn("stubborn", move |ctx: JobContext| {
+            let witness = AbortWitness(Some(Arc::clone(&stubborn)));
+            async move {
+                let millis: u64 = ctx.param().parse().unwrap_or(60_000);
+                tokio::time::sleep(Duration::from_millis(millis)).await;
+                witness.disarm();
+                JobResult::success_with("ignored cancellation")
+            }
+        })
         .handler_fn("panic", |_ctx: JobContext| async move { panic!("handler bug") })
         .handler_fn("lost", |_ctx: JobContext| async move { JobResult { code: 0, msg: None } })
         .glue_factory(factory)
-        .start()
-        .await
-        .expect("executor starts")
 }
 
 pub(crate) async fn start_for(

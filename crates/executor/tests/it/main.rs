@@ -7,4 +7,6 @@
 mod callbacks;
 mod harness;
 mod jobs;
+mod lifecycle;
+mod mounted;
 mod protocol;
