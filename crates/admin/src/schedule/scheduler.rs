@@ -101,24 +101,22 @@ impl Scheduler {
         };
         let (claims, claimed) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
+        let waker = SchedulerWaker {
+            wake: Arc::new(Notify::new()),
+        };
+        let cancel = CancellationToken::new();
         let scheduler = Scheduler {
             store: store.clone(),
             options,
-            wake: Arc::new(Notify::new()),
-            cancel: CancellationToken::new(),
+            wake: waker.wake.clone(),
+            cancel: cancel.clone(),
             counters: counters.clone(),
         };
-        let handle_parts = (
-            SchedulerWaker {
-                wake: scheduler.wake.clone(),
-            },
-            scheduler.cancel.clone(),
-        );
         let timer = tokio::spawn(Timer::new(queue, store, counters.clone()).run(claimed));
         let passes = tokio::spawn(scheduler.run(claims));
         SchedulerHandle {
-            waker: handle_parts.0,
-            cancel: handle_parts.1,
+            waker,
+            cancel,
             counters,
             passes,
             timer,

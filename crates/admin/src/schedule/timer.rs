@@ -3,7 +3,7 @@
 //! ends, fires due by then go out, later ones are handed back to the database (see the module docs of
 //! [`crate::schedule`]) and whatever cannot be handed back fires on time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -170,7 +170,7 @@ impl Timer {
                 return;
             }
         };
-        let rewound: std::collections::HashSet<JobId> = rewound.into_iter().collect();
+        let rewound: HashSet<JobId> = rewound.into_iter().collect();
         let mut handed_back = 0;
         self.pending.retain(|_, fires| {
             let before = fires.len();
