@@ -119,7 +119,11 @@ impl Completer {
         if successes.is_empty() {
             return Ok(HashMap::new());
         }
-        let log_jobs = self.store.running_log_jobs(&successes).await?;
+        // Only logs of jobs with a child list come back, so the usual batch reads no job at all.
+        let log_jobs = self.store.running_logs_with_child_jobs(&successes).await?;
+        if log_jobs.is_empty() {
+            return Ok(HashMap::new());
+        }
         let mut job_ids: Vec<JobId> = log_jobs.iter().map(|(_, job)| *job).collect();
         job_ids.sort_unstable();
         job_ids.dedup();

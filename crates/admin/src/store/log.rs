@@ -195,11 +195,22 @@ impl Store {
     /// log still without result (`handle_code` 0) is written, so a repeated result changes nothing. A
     /// message already in the row stays in front of the new one, separated by `<br>`, as upstream keeps
     /// it; messages are cut to [`HANDLE_MSG_MAX_CHARS`]. Returns the ids this call wrote, in input order.
+    ///
+    /// On SQLite each result is one execution of the same cached statement; elsewhere one UPDATE per 500
+    /// results, its row count rounded up to one of a few sizes so the server keeps a handful of prepared
+    /// statements instead of one per batch size.
     pub async fn complete_logs(&self, results: &[(LogId, LogHandle)]) -> Result<Vec<LogId>> {
+        if results.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.dialect.per_row_writes() {
+            return self.complete_logs_per_row(results).await;
+        }
         let mut written = std::collections::HashSet::with_capacity(results.len());
         on_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
             for chunk in results.chunks(COMPLETE_BATCH) {
+                let chunk = padded(chunk, COMPLETE_BATCH);
                 let ids = placeholders(chunk.len());
                 let pick = vec!["WHEN ? THEN ?"; chunk.len()].join(" ");
                 let update = self.dialect.sql(format!(
@@ -219,12 +230,12 @@ impl Store {
                     })
                     .collect();
                 let mut query = sqlx::query_scalar::<_, i64>(&update);
-                for (id, handle) in chunk {
+                for (id, handle) in &chunk {
                     query = query
                         .bind(id.0)
                         .bind(handle.time.map(|at| time::to_db(self.zone, at)));
                 }
-                for (id, handle) in chunk {
+                for (id, handle) in &chunk {
                     query = query.bind(id.0).bind(handle.code);
                 }
                 // The new message appears twice: for rows without a message and for appending.
@@ -233,7 +244,7 @@ impl Store {
                         query = query.bind(id.0).bind(*msg);
                     }
                 }
-                for (id, _) in chunk {
+                for (id, _) in &chunk {
                     query = query.bind(id.0);
                 }
                 if self.dialect.updated_ids().is_some() {
@@ -245,7 +256,7 @@ impl Store {
                         "SELECT id FROM xxl_job_log WHERE handle_code = 0 AND id IN ({ids}) FOR UPDATE"
                     ));
                     let mut locked = sqlx::query_scalar::<_, i64>(&select);
-                    for (id, _) in chunk {
+                    for (id, _) in &chunk {
                         locked = locked.bind(id.0);
                     }
                     written.extend(locked.fetch_all(&mut *transaction).await?);
@@ -264,18 +275,73 @@ impl Store {
         Ok(ordered)
     }
 
+    /// [`Store::complete_logs`] as one statement execution per result: the row count of each tells
+    /// whether this call wrote it, so nothing is read back.
+    async fn complete_logs_per_row(&self, results: &[(LogId, LogHandle)]) -> Result<Vec<LogId>> {
+        let sql = self.dialect.sql(format!(
+            "UPDATE xxl_job_log SET handle_time = ?, handle_code = ?, {} WHERE id = ? AND handle_code = 0",
+            self.dialect.append_handle_msg("?", HANDLE_MSG_MAX_CHARS)
+        ));
+        let mut written = Vec::with_capacity(results.len());
+        on_pool!(self, |pool| {
+            let mut transaction = pool.begin().await?;
+            for (id, handle) in results {
+                let msg = handle
+                    .msg
+                    .as_deref()
+                    .map(|msg| truncate_chars(msg, HANDLE_MSG_MAX_CHARS));
+                // The new message appears twice: for a row without a message and for appending.
+                let updated = sqlx::query(&sql)
+                    .bind(handle.time.map(|at| time::to_db(self.zone, at)))
+                    .bind(handle.code)
+                    .bind(msg)
+                    .bind(msg)
+                    .bind(id.0)
+                    .execute(&mut *transaction)
+                    .await?
+                    .rows_affected();
+                if updated > 0 {
+                    written.push(*id);
+                }
+            }
+            transaction.commit().await?;
+        });
+        Ok(written)
+    }
+
     /// The job of each listed log that has no result yet (`handle_code` 0); unknown and finished logs are
     /// left out. By id.
     pub async fn running_log_jobs(&self, ids: &[LogId]) -> Result<Vec<(LogId, JobId)>> {
+        self.log_jobs_where(
+            ids,
+            "SELECT id, job_id FROM xxl_job_log WHERE handle_code = 0 AND id IN",
+        )
+        .await
+    }
+
+    /// Like [`Store::running_log_jobs`], only the logs whose job has a child list (`child_jobid` not
+    /// empty): what recording successes must read to fire child jobs, which is usually nothing.
+    pub async fn running_logs_with_child_jobs(&self, ids: &[LogId]) -> Result<Vec<(LogId, JobId)>> {
+        self.log_jobs_where(
+            ids,
+            "SELECT l.id, l.job_id FROM xxl_job_log l JOIN xxl_job_info j ON j.id = l.job_id \
+             WHERE l.handle_code = 0 AND j.child_jobid IS NOT NULL AND j.child_jobid <> '' AND l.id IN",
+        )
+        .await
+    }
+
+    /// Runs `select` (ending in `IN`, yielding log id and job id) over `ids` in lists of up to 1000,
+    /// padded to a few fixed lengths so each length is prepared once; sorted by log id, each log once.
+    async fn log_jobs_where(&self, ids: &[LogId], select: &str) -> Result<Vec<(LogId, JobId)>> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(READ_BATCH) {
-            let sql = self.dialect.sql(format!(
-                "SELECT id, job_id FROM xxl_job_log WHERE handle_code = 0 AND id IN ({}) ORDER BY id",
-                placeholders(chunk.len())
-            ));
+            let chunk = padded(chunk, READ_BATCH);
+            let sql = self
+                .dialect
+                .sql(format!("{select} ({})", placeholders(chunk.len())));
             let rows: Vec<(i64, i32)> = on_pool!(self, |pool| {
                 let mut query = sqlx::query_as(&sql);
-                for id in chunk {
+                for id in &chunk {
                     query = query.bind(id.0);
                 }
                 query.fetch_all(pool).await?
@@ -283,6 +349,7 @@ impl Store {
             found.extend(rows.into_iter().map(|(id, job)| (LogId(id), JobId(job))));
         }
         found.sort_unstable();
+        found.dedup();
         Ok(found)
     }
 
@@ -542,6 +609,22 @@ impl Store {
             alarm_status,
         })
     }
+}
+
+/// `chunk` (1 to `max` items) followed by copies of its last item up to the next length of 1, 4, 16, 64,
+/// 256 or `max`, so statements built per chunk come in a few fixed sizes that stay prepared. Repeating
+/// an item changes nothing in an `IN` list, and a repeated `CASE` branch is never reached.
+fn padded<T>(chunk: &[T], max: usize) -> Vec<&T> {
+    let mut size = 1;
+    while size < chunk.len() {
+        size *= 4;
+    }
+    let size = size.min(max).max(chunk.len());
+    let mut items: Vec<&T> = chunk.iter().collect();
+    if let Some(last) = chunk.last() {
+        items.resize(size, last);
+    }
+    items
 }
 
 /// The first `max_chars` characters of `text`.

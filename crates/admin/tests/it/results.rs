@@ -5,7 +5,7 @@ use xjob_admin::model::{JobGroupId, JobId, LogHandle, LogId, NewJobLog};
 use xjob_admin::store::{HANDLE_MSG_MAX_CHARS, Store};
 use xjob_protocol::Generation;
 
-use crate::support::{each_store, now};
+use crate::support::{each_store, new_job, now};
 
 pub(crate) async fn running_log(store: &Store, job_id: i32) -> LogId {
     store
@@ -83,6 +83,97 @@ async fn running_log_jobs_lists_only_logs_without_result() {
         assert_eq!(
             store.running_log_jobs(&asked).await.unwrap(),
             [(running, JobId(4))]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn batches_of_every_size_write_each_result_once() {
+    each_store(|store, _| async move {
+        // Sizes around the statement lengths results are grouped in, and more than one UPDATE's worth.
+        for size in [1, 2, 5, 16, 17, 300, 501, 1100] {
+            let logs: Vec<LogId> = store
+                .insert_logs(&vec![
+                    NewJobLog {
+                        job_group: JobGroupId(1),
+                        job_id: JobId(3),
+                        trigger_time: now(),
+                    };
+                    size
+                ])
+                .await
+                .unwrap();
+            // Every third log already has its result.
+            for log in logs.iter().step_by(3) {
+                assert!(
+                    store
+                        .complete_log(*log, &handle(500, Some("first")))
+                        .await
+                        .unwrap()
+                );
+            }
+            let results: Vec<(LogId, LogHandle)> = logs
+                .iter()
+                .enumerate()
+                .map(|(index, log)| (*log, handle(200, Some(format!("result {index}").as_str()))))
+                .collect();
+            let expected: Vec<LogId> = logs
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| index % 3 != 0)
+                .map(|(_, log)| *log)
+                .collect();
+            assert_eq!(
+                store.complete_logs(&results).await.unwrap(),
+                expected,
+                "size {size}"
+            );
+            assert!(
+                store.complete_logs(&results).await.unwrap().is_empty(),
+                "size {size}"
+            );
+            for (index, log) in logs.iter().enumerate() {
+                let row = store.log(*log).await.unwrap().unwrap();
+                if index % 3 == 0 {
+                    assert_eq!(row.handle.msg.as_deref(), Some("first"), "size {size}");
+                } else {
+                    assert_eq!(row.handle.code, 200, "size {size}");
+                    assert_eq!(row.handle.msg, Some(format!("result {index}")), "size {size}");
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_logs_of_jobs_with_children_are_read_for_child_triggers() {
+    each_store(|store, _| async move {
+        let group = JobGroupId(1);
+        // `new_job` lists children 7 and 8.
+        let parent = store.insert_job(&new_job(group, "parent"), now()).await.unwrap();
+        let mut plain = new_job(group, "plain");
+        plain.settings.child_job_id = None;
+        let plain = store.insert_job(&plain, now()).await.unwrap();
+        let mut blank = new_job(group, "blank");
+        blank.settings.child_job_id = Some(String::new());
+        let blank = store.insert_job(&blank, now()).await.unwrap();
+
+        let running = running_log(&store, parent.0).await;
+        let done = running_log(&store, parent.0).await;
+        store.complete_log(done, &handle(200, None)).await.unwrap();
+        let plain_log = running_log(&store, plain.0).await;
+        let blank_log = running_log(&store, blank.0).await;
+        let mut asked = vec![plain_log, done, running, blank_log, running];
+        asked.extend((0..1200).map(|offset| LogId(running.0 + 10_000 + offset)));
+        assert_eq!(
+            store.running_logs_with_child_jobs(&asked).await.unwrap(),
+            [(running, parent)]
+        );
+        assert_eq!(
+            store.running_log_jobs(&asked).await.unwrap(),
+            [(running, parent), (plain_log, plain), (blank_log, blank)]
         );
     })
     .await;
