@@ -1,14 +1,18 @@
-//! Storage integration tests: one suite body per test, run on SQLite and, when configured, on MySQL
-//! and PostgreSQL (see `xjob_test_support::db`), plus adoption of upstream MySQL schemas.
+//! Integration tests: storage suites run on SQLite and, when configured, on MySQL and PostgreSQL (see
+//! `xjob_test_support::db`), adoption of upstream MySQL schemas, the first administrator, the log report
+//! monitor, and a whole admin started on 127.0.0.1:0.
 
 // Helpers outside #[test] functions panic on setup failures, which is the clearest test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod adopt;
+mod app;
+mod first_start;
 mod groups;
 mod jobs;
 mod lock;
 mod logs;
 mod migrations;
+mod report_monitor;
 mod support;
 mod users;
