@@ -1,4 +1,4 @@
-//! What every long-running subcommand (`executor`, later `admin`) needs around its library entry point:
+//! What every long-running subcommand (`executor`, `admin`) needs around its library entry point:
 //! the diagnostics subscriber (installed here, once, since library crates never install one) and a
 //! multi-threaded tokio runtime to run the service on.
 

@@ -1,11 +1,14 @@
-//! Storage integration tests: one suite body per test, run on SQLite and, when configured, on MySQL
-//! and PostgreSQL (see `xjob_test_support::db`), plus adoption of upstream MySQL schemas.
+//! Integration tests: storage suites run on SQLite and, when configured, on MySQL and PostgreSQL (see
+//! `xjob_test_support::db`), adoption of upstream MySQL schemas, the first administrator, the log report
+//! monitor, and a whole admin started on 127.0.0.1:0.
 
 // Helpers outside #[test] functions panic on setup failures, which is the clearest test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod adopt;
+mod app;
 mod executor_api;
+mod first_start;
 mod groups;
 mod job_api;
 mod jobs;
@@ -16,6 +19,7 @@ mod pipeline;
 mod results;
 mod retry;
 mod scheduler;
+mod report_monitor;
 mod support;
 mod trigger_rig;
 mod users;

@@ -3,6 +3,7 @@
 // Helpers outside `#[test]` functions panic on purpose: a failed set-up is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod cron_batch;
 mod cron_next;
 mod executor;

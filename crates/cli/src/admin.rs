@@ -1,0 +1,278 @@
+//! `xjob admin`: runs the scheduling center until SIGTERM or Ctrl-C; `xjob admin reset-password <user>` gives
+//! a console user a new generated password. Settings come from defaults, then the TOML file of `--config`,
+//! then `XJOB_ADMIN_…` variables, then flags (clap reads the variables); a bad setting is one line and exit
+//! status 2.
+//!
+//! This module prints what only the operator may see, on stdout and once: the console address and a
+//! generated password. The library itself never prints.
+
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use xjob_admin::auth::first_start::{self, Credentials, FirstStart};
+use xjob_admin::config::{AdminConfig, Language, Secret, parse_duration, parse_generation, parse_zone};
+use xjob_admin::{Admin, app};
+use xjob_protocol::Generation;
+
+use crate::UsageError;
+
+/// `xjob admin [FLAGS]` or `xjob admin reset-password <USER> [FLAGS]`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AdminCommand {
+    #[command(subcommand)]
+    action: Option<AdminAction>,
+    #[command(flatten)]
+    args: AdminArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AdminAction {
+    /// Give a console user a new generated password (printed once) and end their session.
+    ResetPassword {
+        /// Login name.
+        user: String,
+        #[command(flatten)]
+        args: AdminArgs,
+    },
+}
+
+/// Settings of the scheduling center. Each flag can also be given through the environment variable in its
+/// help; a flag wins over the variable, both win over the file.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct AdminArgs {
+    /// TOML file with any of these settings (keys: the variable names, lower-case, without XJOB_ADMIN_;
+    /// upstream property names such as xxl.job.timeout are accepted too).
+    #[arg(long, env = "XJOB_ADMIN_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Interface to listen on (default 127.0.0.1: the console is reachable from this machine only).
+    #[arg(long, env = "XJOB_ADMIN_LISTEN", value_name = "IP")]
+    pub listen: Option<IpAddr>,
+    /// HTTP port, 0 for any free one (default 8080; upstream server.port).
+    #[arg(long, env = "XJOB_ADMIN_PORT", value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Directory of the default SQLite database (default $XDG_DATA_HOME/xjob or ~/.local/share/xjob).
+    #[arg(long, env = "XJOB_ADMIN_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// sqlite://FILE, mysql://… or postgres://… (default: xjob-admin.db in the data directory).
+    #[arg(
+        long,
+        env = "XJOB_ADMIN_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// Database connections at most (upstream spring.datasource.hikari.maximum-pool-size).
+    #[arg(long, env = "XJOB_ADMIN_DATABASE_POOL_SIZE", value_name = "N")]
+    pub database_pool_size: Option<u32>,
+    /// IANA zone of stored times and reports (default: this machine's zone).
+    #[arg(long, env = "XJOB_ADMIN_TIME_ZONE", value_parser = parse_zone, value_name = "ZONE")]
+    pub time_zone: Option<chrono_tz::Tz>,
+    /// Access token of G1/G2 executors (upstream xxl.job.accessToken); required unless --insecure-no-token.
+    #[arg(
+        long = "token",
+        visible_alias = "access-token",
+        env = "XJOB_ADMIN_ACCESS_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub access_token: Option<String>,
+    /// Accept executors without a global access token. For local experiments only.
+    #[arg(long, env = "XJOB_ADMIN_INSECURE_NO_TOKEN")]
+    pub insecure_no_token: bool,
+    /// Connect and read timeout of calls to executors, e.g. 3s (upstream xxl.job.timeout).
+    #[arg(long, env = "XJOB_ADMIN_TRIGGER_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
+    pub trigger_timeout: Option<Duration>,
+    /// Concurrent fast triggers, at least 200 (upstream xxl.job.triggerpool.fast.max).
+    #[arg(long, env = "XJOB_ADMIN_TRIGGER_POOL_FAST_MAX", value_name = "N")]
+    pub trigger_pool_fast_max: Option<u32>,
+    /// Concurrent slow triggers, at least 100 (upstream xxl.job.triggerpool.slow.max).
+    #[arg(long, env = "XJOB_ADMIN_TRIGGER_POOL_SLOW_MAX", value_name = "N")]
+    pub trigger_pool_slow_max: Option<u32>,
+    /// Triggers that may wait for the pipeline.
+    #[arg(long, env = "XJOB_ADMIN_TRIGGER_QUEUE_CAPACITY", value_name = "N")]
+    pub trigger_queue_capacity: Option<usize>,
+    /// Jobs per scheduler scan, 50..=500 (upstream xxl.job.schedule.batchsize).
+    #[arg(long, env = "XJOB_ADMIN_SCHEDULE_BATCH_SIZE", value_name = "N")]
+    pub schedule_batch_size: Option<u32>,
+    /// Days of trigger logs kept; below 3 keeps everything (upstream xxl.job.logretentiondays).
+    #[arg(long, env = "XJOB_ADMIN_LOG_RETENTION_DAYS", value_name = "DAYS")]
+    pub log_retention_days: Option<u32>,
+    /// Console language: en, zh_CN or zh_TC (upstream xxl.job.i18n).
+    #[arg(long, env = "XJOB_ADMIN_LANGUAGE", value_parser = parse_language, value_name = "LANG")]
+    pub language: Option<Language>,
+    /// This admin's URL as shown in trigger messages (default http://LISTEN:PORT/).
+    #[arg(long, env = "XJOB_ADMIN_ADMIN_ADDRESS", value_name = "URL")]
+    pub admin_address: Option<String>,
+    /// Generation spoken to executors that never registered: g1, g2 or g3.
+    #[arg(long, env = "XJOB_ADMIN_EXECUTOR_GENERATION", value_parser = parse_generation, value_name = "GEN")]
+    pub executor_generation: Option<Generation>,
+    /// Time requests and loops get to finish at shutdown, e.g. 10s.
+    #[arg(long, env = "XJOB_ADMIN_SHUTDOWN_GRACE", value_parser = parse_duration, value_name = "DURATION")]
+    pub shutdown_grace: Option<Duration>,
+    /// SMTP server of alarm mails (upstream spring.mail.host).
+    #[arg(long, env = "XJOB_ADMIN_MAIL_HOST", value_name = "HOST")]
+    pub mail_host: Option<String>,
+    /// SMTP port (upstream spring.mail.port).
+    #[arg(long, env = "XJOB_ADMIN_MAIL_PORT", value_name = "PORT")]
+    pub mail_port: Option<u16>,
+    /// SMTP login (upstream spring.mail.username).
+    #[arg(long, env = "XJOB_ADMIN_MAIL_USERNAME", value_name = "USER")]
+    pub mail_username: Option<String>,
+    /// SMTP password (upstream spring.mail.password).
+    #[arg(
+        long,
+        env = "XJOB_ADMIN_MAIL_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub mail_password: Option<String>,
+    /// Sender address of alarm mails (upstream spring.mail.from).
+    #[arg(long, env = "XJOB_ADMIN_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
+    /// Require STARTTLS (upstream spring.mail.properties.mail.smtp.starttls.enable).
+    #[arg(long, env = "XJOB_ADMIN_MAIL_STARTTLS", value_name = "BOOL")]
+    pub mail_starttls: Option<bool>,
+    /// Run jobs on Kubernetes from inside the admin.
+    #[arg(long, env = "XJOB_ADMIN_KUBERNETES_EXECUTOR", value_name = "BOOL")]
+    pub kubernetes_executor: Option<bool>,
+}
+
+/// Runs the subcommand to its end.
+pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
+    match command.action {
+        None => serve(command.args).await,
+        Some(AdminAction::ResetPassword { user, args }) => reset_password(&user, &args).await,
+    }
+}
+
+/// Loads the settings: defaults, the file, then what the environment and flags set; then validates them.
+/// Every problem is a [`UsageError`].
+pub fn load(args: &AdminArgs) -> anyhow::Result<AdminConfig> {
+    let mut config = match &args.config {
+        Some(path) => AdminConfig::from_file(path).map_err(UsageError)?,
+        None => AdminConfig::default(),
+    };
+    args.apply(&mut config);
+    config.validate().map_err(|error| UsageError(error.to_string()))?;
+    Ok(config)
+}
+
+async fn serve(args: AdminArgs) -> anyhow::Result<()> {
+    // Listening for signals is set up first, so that a failure there cannot strand a started admin.
+    let stop = shutdown_signal()?;
+    let config = load(&args)?;
+    let mut admin = Admin::start(config).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "console listening on http://{}", admin.addr()).context("writing to stdout")?;
+    match admin.take_first_start() {
+        FirstStart::Created(credentials) => print_password(&mut out, "created", &credentials)?,
+        FirstStart::DefaultPasswords(users) => {
+            for user in users {
+                writeln!(
+                    out,
+                    "user {user} still has the upstream default password and cannot log in; \
+                     give it a new one with: xjob admin reset-password {user}"
+                )
+                .context("writing to stdout")?;
+            }
+        }
+        FirstStart::Ready => {}
+    }
+    out.flush().context("writing to stdout")?;
+    drop(out);
+    stop.await;
+    admin.shutdown().await;
+    Ok(())
+}
+
+async fn reset_password(user: &str, args: &AdminArgs) -> anyhow::Result<()> {
+    let config = load(args)?;
+    let store = app::open_store(&config).await?;
+    let outcome = first_start::reset_password(&store, user).await;
+    store.close().await;
+    let credentials = outcome.map_err(|error| match error {
+        first_start::ResetError::NoSuchUser(_) => anyhow::Error::new(UsageError(error.to_string())),
+        other => anyhow::Error::new(other),
+    })?;
+    let mut out = std::io::stdout().lock();
+    print_password(&mut out, "reset", &credentials)?;
+    out.flush().context("writing to stdout")
+}
+
+/// The one line that shows a generated password.
+fn print_password(
+    out: &mut impl std::io::Write,
+    what: &str,
+    credentials: &Credentials,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "console user {} {what} with password: {} (shown once; store it now)",
+        credentials.username, credentials.password
+    )
+    .context("writing to stdout")
+}
+
+impl AdminArgs {
+    /// Overrides the settings that flags or environment variables give.
+    fn apply(&self, config: &mut AdminConfig) {
+        fn set<T: Clone>(target: &mut T, value: &Option<T>) {
+            if let Some(value) = value {
+                *target = value.clone();
+            }
+        }
+        fn set_some<T: Clone>(target: &mut Option<T>, value: &Option<T>) {
+            if value.is_some() {
+                target.clone_from(value);
+            }
+        }
+        let secret = |value: &Option<String>| value.clone().map(Secret::from);
+        set(&mut config.listen, &self.listen);
+        set(&mut config.port, &self.port);
+        set_some(&mut config.data_dir, &self.data_dir);
+        set_some(&mut config.database_url, &secret(&self.database_url));
+        set_some(&mut config.database_pool_size, &self.database_pool_size);
+        set(&mut config.time_zone, &self.time_zone);
+        set_some(&mut config.access_token, &secret(&self.access_token));
+        // The flag can only switch the insecure mode on: its absence is not a statement.
+        config.insecure_no_token |= self.insecure_no_token;
+        set(&mut config.trigger_timeout, &self.trigger_timeout);
+        set(&mut config.trigger_pool_fast_max, &self.trigger_pool_fast_max);
+        set(&mut config.trigger_pool_slow_max, &self.trigger_pool_slow_max);
+        set(&mut config.trigger_queue_capacity, &self.trigger_queue_capacity);
+        set(&mut config.schedule_batch_size, &self.schedule_batch_size);
+        set(&mut config.log_retention_days, &self.log_retention_days);
+        set(&mut config.language, &self.language);
+        set_some(&mut config.admin_address, &self.admin_address);
+        set(&mut config.executor_generation, &self.executor_generation);
+        set(&mut config.shutdown_grace, &self.shutdown_grace);
+        set_some(&mut config.mail_host, &self.mail_host);
+        set(&mut config.mail_port, &self.mail_port);
+        set_some(&mut config.mail_username, &self.mail_username);
+        set_some(&mut config.mail_password, &secret(&self.mail_password));
+        set_some(&mut config.mail_from, &self.mail_from);
+        set(&mut config.mail_starttls, &self.mail_starttls);
+        set(&mut config.kubernetes_executor, &self.kubernetes_executor);
+    }
+}
+
+fn parse_language(text: &str) -> Result<Language, String> {
+    text.parse()
+}
+
+/// A future that resolves when the process receives SIGTERM or SIGINT (Ctrl-C).
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}
