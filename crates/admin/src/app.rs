@@ -16,19 +16,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::first_start::{self, FirstStart};
+use crate::complete::{Completer, ResultSender, ResultWriter, ResultWriterOptions};
 use crate::config::AdminConfig;
+use crate::executor_api::{self, ExecutorApiConfig, ExecutorApiState};
+use crate::job_api::{self, JobApiState};
+use crate::registry::{GroupTokens, LostResultDetector, LostResultOptions, RegistryMonitor, RegistryOptions};
 use crate::report::{self, ReportOptions};
+use crate::route::Router;
+use crate::schedule::{Scheduler, SchedulerOptions, SchedulerWaker};
 use crate::store::{Store, StoreOptions};
+use crate::trigger::message::MessageStyle;
+use crate::trigger::retry::{RetryMonitor, RetryOptions};
+use crate::trigger::{ClientOptions, ExecutorClient, Pipeline, PipelineDeps, PipelineLimits, TriggerRequest};
 use crate::trigger::{ExecutorGenerations, TriggerQueue};
 
 /// How long `/healthz` waits for the database before it calls it unreachable.
@@ -87,8 +96,7 @@ impl Admin {
             .with_context(|| format!("listening on {}", config.listen_address()))?;
         let address = listener.local_addr().context("reading the bound address")?;
 
-        // The trigger pipeline takes `_pipeline_input`; until it runs, submissions are refused as unavailable.
-        let (triggers, _pipeline_input) = TriggerQueue::bounded(config.trigger_queue_capacity);
+        let (triggers, pipeline_input) = TriggerQueue::bounded(config.trigger_queue_capacity);
         let context = AdminContext {
             generations: ExecutorGenerations::new(config.executor_generation),
             admin_address: config
@@ -101,8 +109,15 @@ impl Admin {
             shutdown: CancellationToken::new(),
         };
 
-        let background = start_background(&context);
-        let router = web_parts(&context).into_iter().fold(Router::new(), Router::merge);
+        let client = ExecutorClient::new(&ClientOptions {
+            timeout: context.config.trigger_timeout,
+            ..ClientOptions::default()
+        })
+        .context("building the executor client")?;
+        let (background, wiring) = start_background(&context, client, pipeline_input);
+        let router = web_parts(&context, wiring)
+            .into_iter()
+            .fold(axum::Router::new(), axum::Router::merge);
         let stop = context.shutdown.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -120,22 +135,132 @@ impl Admin {
     }
 }
 
-/// The web parts, merged into one router; each part is one line.
-fn web_parts(context: &AdminContext) -> Vec<Router> {
-    vec![health_router(context.store.clone())]
+/// What the web parts need from the background parts.
+struct Wiring {
+    client: ExecutorClient,
+    results: ResultSender,
+    tokens: GroupTokens,
+    scheduler: SchedulerWaker,
 }
 
-/// The background parts in start order; they are stopped in reverse.
-fn start_background(context: &AdminContext) -> Vec<Background> {
+/// The web parts, merged into one router; each part is one line.
+fn web_parts(context: &AdminContext, wiring: Wiring) -> Vec<axum::Router> {
     let config = &context.config;
-    let report = report::start(
+    let executor_api = ExecutorApiState::new(
         context.store.clone(),
+        ExecutorApiConfig {
+            access_token: config
+                .access_token
+                .as_ref()
+                .map(|token| token.expose().to_owned()),
+            allow_no_token: config.insecure_no_token,
+            ..ExecutorApiConfig::default()
+        },
+        context.generations.clone(),
+        wiring.tokens,
+        wiring.results,
+    );
+    let job_api = JobApiState::new(
+        context.store.clone(),
+        context.triggers.clone(),
+        wiring.client,
+        context.generations.clone(),
+    )
+    .with_scheduler_wake(wiring.scheduler.notifier());
+    vec![
+        health_router(context.store.clone()),
+        executor_api::router(executor_api),
+        job_api::router(job_api),
+    ]
+}
+
+/// The background parts in start order; they are stopped in reverse, so the scheduler stops producing first
+/// and the result writer, which everything else may feed, stops last.
+fn start_background(
+    context: &AdminContext,
+    client: ExecutorClient,
+    pipeline_input: mpsc::Receiver<TriggerRequest>,
+) -> (Vec<Background>, Wiring) {
+    let config = &context.config;
+    let store = &context.store;
+    let mut parts = Vec::new();
+
+    let completer = Completer::new(store.clone(), context.triggers.clone());
+    let (results, writer) = ResultWriter::start(completer.clone(), ResultWriterOptions::default());
+    parts.push(Background::new("result writer", writer.shutdown()));
+
+    let pipeline = Pipeline::start(
+        store.clone(),
+        pipeline_input,
+        PipelineDeps {
+            client: client.clone(),
+            router: Arc::new(Router::new()),
+            generations: context.generations.clone(),
+            admin_address: context.admin_address.clone(),
+            style: MessageStyle::default(),
+            access_token: config
+                .access_token
+                .as_ref()
+                .map(|token| token.expose().to_owned()),
+            limits: PipelineLimits {
+                in_flight: config.trigger_pool_fast_max as usize,
+                slow_in_flight: config.trigger_pool_slow_max as usize,
+                ..PipelineLimits::default()
+            },
+        },
+    );
+    parts.push(Background::new("trigger pipeline", pipeline.shutdown()));
+
+    let tokens = GroupTokens::new();
+    let registry = RegistryMonitor::new(
+        store.clone(),
+        context.generations.clone(),
+        tokens.clone(),
+        RegistryOptions::default(),
+    )
+    .start();
+    parts.push(Background::new("registry monitor", registry.shutdown()));
+
+    let lost = LostResultDetector::new(completer, LostResultOptions::default()).start();
+    parts.push(Background::new("lost-result detector", lost.shutdown()));
+
+    let retry = RetryMonitor::start(
+        store.clone(),
+        context.triggers.clone(),
+        Vec::new(),
+        RetryOptions::default(),
+    );
+    parts.push(Background::new("fail-retry monitor", retry.shutdown()));
+
+    let report = report::start(
+        store.clone(),
         ReportOptions {
             retention_days: config.retention_days(),
             period: report::PERIOD,
         },
     );
-    vec![Background::new("log report", report.shutdown())]
+    parts.push(Background::new("log report", report.shutdown()));
+
+    let scheduler = Scheduler::start(
+        store.clone(),
+        context.triggers.clone(),
+        SchedulerOptions {
+            page_size: config.schedule_batch_size,
+            ..SchedulerOptions::default()
+        },
+    );
+    let waker = scheduler.waker();
+    parts.push(Background::new("scheduler", async move {
+        scheduler.shutdown().await;
+    }));
+
+    let wiring = Wiring {
+        client,
+        results,
+        tokens,
+        scheduler: waker,
+    };
+    (parts, wiring)
 }
 
 impl Background {
@@ -229,8 +354,10 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
-fn health_router(store: Store) -> Router {
-    Router::new().route("/healthz", get(health)).with_state(store)
+fn health_router(store: Store) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", get(health))
+        .with_state(store)
 }
 
 /// 200 when the database answers within [`HEALTH_TIMEOUT`], 503 otherwise; the body says which.

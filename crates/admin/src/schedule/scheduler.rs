@@ -268,6 +268,11 @@ impl SchedulerWaker {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// The notification behind [`SchedulerWaker::wake`], for parts that only know `tokio::sync::Notify`.
+    pub fn notifier(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
 }
 
 /// Counters shared by the pass loop, the timer and the handle.
