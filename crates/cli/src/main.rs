@@ -16,7 +16,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The scheduling center: console, APIs, scheduler and monitors; `admin reset-password USER` too.
-    Admin(xjob::admin::AdminCommand),
+    Admin(Box<xjob::admin::AdminCommand>),
     /// Quartz cron expressions: next fire times, one or in bulk.
     #[command(subcommand)]
     Cron(xjob::cron::CronCommand),
@@ -27,7 +27,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Admin(command) => xjob::service::run(xjob::admin::run(command)),
+        Command::Admin(command) => xjob::service::run(xjob::admin::run(*command)),
         Command::Cron(command) => xjob::cron::run(command),
         Command::Executor(args) => xjob::service::run(xjob_executor_bin::run(args)),
     };
