@@ -149,10 +149,7 @@ fn web_parts(context: &AdminContext, wiring: Wiring) -> Vec<axum::Router> {
     let executor_api = ExecutorApiState::new(
         context.store.clone(),
         ExecutorApiConfig {
-            access_token: config
-                .access_token
-                .as_ref()
-                .map(|token| token.expose().to_owned()),
+            access_token: config.access_token().map(str::to_owned),
             allow_no_token: config.insecure_no_token,
             ..ExecutorApiConfig::default()
         },
@@ -198,13 +195,10 @@ fn start_background(
             generations: context.generations.clone(),
             admin_address: context.admin_address.clone(),
             style: MessageStyle::default(),
-            access_token: config
-                .access_token
-                .as_ref()
-                .map(|token| token.expose().to_owned()),
+            access_token: config.access_token().map(str::to_owned),
             limits: PipelineLimits {
-                in_flight: config.trigger_pool_fast_max as usize,
-                slow_in_flight: config.trigger_pool_slow_max as usize,
+                in_flight: config.fast_pool_size() as usize,
+                slow_in_flight: config.slow_pool_size() as usize,
                 ..PipelineLimits::default()
             },
         },
@@ -245,7 +239,7 @@ fn start_background(
         store.clone(),
         context.triggers.clone(),
         SchedulerOptions {
-            page_size: config.schedule_batch_size,
+            page_size: config.schedule_batch(),
             ..SchedulerOptions::default()
         },
     );

@@ -14,6 +14,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use xjob_admin::auth::first_start::{self, Credentials, FirstStart};
 use xjob_admin::config::{AdminConfig, Language, Secret, parse_duration, parse_generation, parse_zone};
+use xjob_admin::job_api::mint_token;
+use xjob_admin::model::{GroupScope, JobGroupId};
 use xjob_admin::{Admin, app};
 use xjob_protocol::Generation;
 
@@ -35,6 +37,16 @@ enum AdminAction {
     ResetPassword {
         /// Login name.
         user: String,
+        #[command(flatten)]
+        args: AdminArgs,
+    },
+    /// Create a job-API token (printed once) scoped to every executor group, or to the given group ids.
+    CreateToken {
+        /// A name that says who uses the token.
+        name: String,
+        /// Comma-separated executor group ids; without it the token is an administrator token.
+        #[arg(long, value_name = "IDS")]
+        groups: Option<String>,
         #[command(flatten)]
         args: AdminArgs,
     },
@@ -146,6 +158,9 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command.action {
         None => serve(command.args).await,
         Some(AdminAction::ResetPassword { user, args }) => reset_password(&user, &args).await,
+        Some(AdminAction::CreateToken { name, groups, args }) => {
+            create_token(&name, groups.as_deref(), &args).await
+        }
     }
 }
 
@@ -200,6 +215,45 @@ async fn reset_password(user: &str, args: &AdminArgs) -> anyhow::Result<()> {
     })?;
     let mut out = std::io::stdout().lock();
     print_password(&mut out, "reset", &credentials)?;
+    out.flush().context("writing to stdout")
+}
+
+async fn create_token(name: &str, groups: Option<&str>, args: &AdminArgs) -> anyhow::Result<()> {
+    let scope = match groups {
+        None => GroupScope::All,
+        Some(list) => {
+            let ids = list
+                .split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(|id| id.parse::<i32>().map(JobGroupId))
+                .collect::<Result<std::collections::BTreeSet<_>, _>>()
+                .map_err(|_| {
+                    UsageError(format!(
+                        "--groups must be comma-separated group ids, got `{list}`"
+                    ))
+                })?;
+            if ids.is_empty() {
+                return Err(UsageError("--groups names no group".to_owned()).into());
+            }
+            GroupScope::Groups(ids)
+        }
+    };
+    if name.trim().is_empty() {
+        return Err(UsageError("the token needs a name".to_owned()).into());
+    }
+    let config = load(args)?;
+    let store = app::open_store(&config).await?;
+    let minted = mint_token(&store, name.trim(), scope, None, chrono::Utc::now()).await;
+    store.close().await;
+    let minted = minted.context("storing the token")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "job-API token {name} created: {} (shown once; send it as `Authorization: Bearer <token>`)",
+        minted.token
+    )
+    .context("writing to stdout")?;
     out.flush().context("writing to stdout")
 }
 
