@@ -163,7 +163,8 @@ fn web_parts(context: &AdminContext, wiring: Wiring) -> Vec<axum::Router> {
         wiring.client,
         context.generations.clone(),
     )
-    .with_scheduler_wake(wiring.scheduler.notifier());
+    .with_scheduler_wake(wiring.scheduler.notifier())
+    .with_executor_token(config.access_token().map(str::to_owned));
     vec![
         health_router(context.store.clone()),
         executor_api::router(executor_api),

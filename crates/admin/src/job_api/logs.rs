@@ -11,7 +11,7 @@ use axum::extract::State;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use xjob_protocol::{JobId, LogId, LogRequest, code};
+use xjob_protocol::{Generation, JobId, LogId, LogRequest, code};
 
 use crate::job_api::JobApiState;
 use crate::job_api::auth::Caller;
@@ -283,11 +283,15 @@ fn executed_at(log: &JobLog) -> Result<&str, ApiError> {
     }
 }
 
-fn target<'a>(state: &JobApiState, address: &'a str, group: Option<&'a JobGroup>) -> ExecutorTarget<'a> {
+fn target<'a>(state: &'a JobApiState, address: &'a str, group: Option<&'a JobGroup>) -> ExecutorTarget<'a> {
+    let generation = state.generations().get(address);
     ExecutorTarget {
         address,
-        generation: state.generations().get(address),
-        access_token: group.and_then(|group| group.access_token.as_deref()),
+        generation,
+        access_token: match generation {
+            Generation::G3 => group.and_then(|group| group.access_token.as_deref()),
+            Generation::G1 | Generation::G2 => state.executor_token(),
+        },
         app_name: group.map(|group| group.app_name.as_str()),
     }
 }

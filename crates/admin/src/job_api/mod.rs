@@ -68,6 +68,7 @@ struct Inner {
     client: ExecutorClient,
     generations: ExecutorGenerations,
     scheduler_wake: Option<Arc<Notify>>,
+    executor_token: Option<String>,
     options: JobApiOptions,
 }
 
@@ -96,6 +97,7 @@ impl JobApiState {
                 client,
                 generations,
                 scheduler_wake: None,
+                executor_token: None,
                 options: JobApiOptions::default(),
             }),
         }
@@ -105,6 +107,17 @@ impl JobApiState {
     /// next fire time without waiting for its next scan.
     pub fn with_scheduler_wake(self, wake: Arc<Notify>) -> Self {
         self.map_inner(|inner| inner.scheduler_wake = Some(wake))
+    }
+
+    /// The global access token presented to G1/G2 executors for live logs and kills (G3 executors get
+    /// their group's token), as the trigger pipeline does.
+    pub fn with_executor_token(self, token: Option<String>) -> Self {
+        self.map_inner(|inner| inner.executor_token = token)
+    }
+
+    /// The global access token for G1/G2 executors.
+    pub(crate) fn executor_token(&self) -> Option<&str> {
+        self.inner.executor_token.as_deref()
     }
 
     /// Replaces the limits.
