@@ -243,16 +243,16 @@ pub(crate) async fn validate(
         None => parse_enum("glueType", form.glue_type.as_deref(), Some(GlueType::Bean))?,
         Some(job) => {
             let stored = job.glue.glue_type.clone();
-            if let Some(requested) = form.glue_type.as_deref().map(str::trim) {
-                if requested != stored.as_str() {
-                    return Err(ApiError::invalid(
-                        "glueType",
-                        format!(
-                            "the GLUE type of a job cannot change (it is `{}`)",
-                            stored.as_str()
-                        ),
-                    ));
-                }
+            if let Some(requested) = form.glue_type.as_deref().map(str::trim)
+                && requested != stored.as_str()
+            {
+                return Err(ApiError::invalid(
+                    "glueType",
+                    format!(
+                        "the GLUE type of a job cannot change (it is `{}`)",
+                        stored.as_str()
+                    ),
+                ));
             }
             if form.glue_source.is_some() || form.glue_remark.is_some() {
                 return Err(ApiError::invalid(
