@@ -308,3 +308,46 @@ async fn running_without_a_token_needs_the_explicit_flag() {
     assert_eq!(status, 200);
     running.terminate().await;
 }
+
+#[tokio::test]
+async fn create_token_prints_a_token_once_that_only_hashed_storage_knows() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    let env = [("XJOB_ADMIN_ACCESS_TOKEN", TOKEN)];
+
+    let (code, stdout, stderr) = finish(&data, &env, &["create-token", "deploy-bot", "--groups", "1"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let token = stdout
+        .trim_end()
+        .strip_prefix("job-API token deploy-bot created: ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("unexpected output {stdout:?}"))
+        .to_owned();
+    assert!(token.starts_with(xjob_admin::job_api::TOKEN_PREFIX), "{token}");
+    assert!(!stderr.contains(&token), "the token must not be logged");
+
+    let store = Store::open(&StoreOptions {
+        url: format!("sqlite://{}", data.join("xjob-admin.db").display()),
+        time_zone: chrono_tz::Tz::UTC,
+        max_connections: Some(1),
+    })
+    .await
+    .unwrap();
+    let stored = store
+        .api_token_by_hash(&xjob_admin::job_api::hash_token(&token))
+        .await
+        .unwrap()
+        .expect("the token's hash is stored");
+    assert_eq!(stored.name, "deploy-bot");
+    assert!(stored.scope.allows(xjob_admin::model::JobGroupId(1)));
+    assert!(!stored.scope.allows(xjob_admin::model::JobGroupId(2)));
+    store.close().await;
+
+    let (code, stdout, stderr) = finish(&data, &env, &["create-token", "x", "--groups", "one"]).await;
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert_eq!(
+        stderr.lines().last(),
+        Some("xjob: --groups must be comma-separated group ids, got `one`"),
+        "{stderr}"
+    );
+}
