@@ -17,7 +17,7 @@ use xjob_protocol::{JobId, LogId, code};
 
 use crate::model::{ChildJob, LogHandle};
 use crate::store::{Store, StoreError};
-use crate::trigger::message::escape;
+use crate::trigger::message::{self, escape};
 use crate::trigger::{TriggerQueue, TriggerRequest, TriggerType};
 
 pub use writer::{
@@ -178,8 +178,7 @@ pub fn child_report(parent: JobId, children: &[ChildJob<'_>]) -> ChildReport {
         };
     }
     let total = children.len();
-    let mut text =
-        String::from("<br><br><span style=\"color:#00c0ef;\" > >>>>>>>>>>>Child jobs<<<<<<<<<<< </span><br>");
+    let mut text = message::section_header("Child jobs");
     let mut triggers = Vec::new();
     for (index, child) in children.iter().enumerate() {
         let position = index + 1;

@@ -207,15 +207,19 @@ pub fn trigger_msg(report: &TriggerReport<'_>, style: MessageStyle) -> String {
         report.timeout,
         report.fail_retry_count,
     );
-    let _ = write!(
-        text,
-        "<br><br><span style=\"color:#00c0ef;\" > >>>>>>>>>>>{RUN_LABEL}<<<<<<<<<<< </span><br>"
-    );
+    text.push_str(&section_header(RUN_LABEL));
     match style {
         MessageStyle::Current => write_current_tail(&mut text, report),
         MessageStyle::Release24 => write_release24_tail(&mut text, report),
     }
     text
+}
+
+/// The highlighted heading that opens a section of a log's messages (the executor call in `trigger_msg`, a
+/// fail retry appended to it, the child-job report in `handle_msg`). `title` is this file's or a caller's
+/// own text, never user input.
+pub fn section_header(title: &str) -> String {
+    format!("<br><br><span style=\"color:#00c0ef;\" > >>>>>>>>>>>{title}<<<<<<<<<<< </span><br>")
 }
 
 fn write_current_tail(text: &mut String, report: &TriggerReport<'_>) {

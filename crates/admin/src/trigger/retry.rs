@@ -25,7 +25,7 @@ use xjob_protocol::{JobId, LogId};
 
 use crate::model::{AlarmStatus, Job, JobLog};
 use crate::store::{Store, StoreError};
-use crate::trigger::{TriggerQueue, TriggerRequest, TriggerType};
+use crate::trigger::{TriggerQueue, TriggerRequest, TriggerType, message};
 
 /// The boxed future an alarm channel returns.
 pub type AlarmFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
@@ -88,10 +88,7 @@ impl Default for RetryOptions {
 
 /// The span appended to a retried log's `trigger_msg`.
 fn retry_mark() -> String {
-    format!(
-        "<br><br><span style=\"color:#00c0ef;\" > >>>>>>>>>>>{}<<<<<<<<<<< </span><br>",
-        TriggerType::Retry.title()
-    )
+    message::section_header(TriggerType::Retry.title())
 }
 
 impl RetryMonitor {
