@@ -470,3 +470,33 @@ fn lenient_forms_the_reference_accepts_are_accepted() {
         assert!(CronExpr::parse(expr).is_ok(), "{expr}");
     }
 }
+
+/// Quartz stores `*` as the number 99 (and `?` as 98) in the same sets as real values and exempts that number
+/// from its range check, so a literal `99` in any field means "every value", as `*` does. Existing
+/// expressions may rely on it; the parser keeps the reference's reading instead of rejecting them.
+#[test]
+fn the_reference_reads_a_literal_99_as_every_value() {
+    let zone: Tz = "UTC".parse().unwrap();
+    let after = 1_735_689_599_000;
+    for (quirk, plain) in [
+        ("99 * * * * ?", "* * * * * ?"),
+        ("0 99 * * * ?", "0 * * * * ?"),
+        ("0 0 99 * * ?", "0 0 * * * ?"),
+    ] {
+        let quirk_times: Vec<i64> = CronExpr::parse(quirk)
+            .unwrap()
+            .fire_times(after, zone)
+            .take(5)
+            .collect();
+        let plain_times: Vec<i64> = CronExpr::parse(plain)
+            .unwrap()
+            .fire_times(after, zone)
+            .take(5)
+            .collect();
+        assert_eq!(quirk_times, plain_times, "{quirk}");
+    }
+    assert!(
+        CronExpr::parse("98 * * * * ?").is_err(),
+        "only the `*` marker is exempt"
+    );
+}
