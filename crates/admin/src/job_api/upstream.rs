@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{MethodRouter, post};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use xjob_protocol::job_api::{
@@ -36,43 +36,46 @@ pub(crate) fn routes() -> Router<JobApiState> {
     let mut router = Router::new();
     for prefix in ["", "/xxl-job-admin"] {
         router = router
-            .route(&format!("{prefix}/api/addJob"), post(add_job))
-            .route(&format!("{prefix}/api/updateJob"), post(update_job))
-            .route(&format!("{prefix}/api/removeJob"), post(remove_job))
-            .route(&format!("{prefix}/api/startJob"), post(start_job))
-            .route(&format!("{prefix}/api/stopJob"), post(stop_job))
-            .route(&format!("{prefix}/api/triggerJob"), post(trigger_job));
+            .route(&format!("{prefix}/api/addJob"), endpoint(add_job))
+            .route(&format!("{prefix}/api/updateJob"), endpoint(update_job))
+            .route(&format!("{prefix}/api/removeJob"), endpoint(remove_job))
+            .route(&format!("{prefix}/api/startJob"), endpoint(start_job))
+            .route(&format!("{prefix}/api/stopJob"), endpoint(stop_job))
+            .route(&format!("{prefix}/api/triggerJob"), endpoint(trigger_job));
     }
     router
 }
 
-async fn add_job(State(state): State<JobApiState>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(add_job_operation(state, &headers, &body).await)
+/// What an operation answers: upstream's `data` (the new job's id for `addJob`) or an error.
+type Outcome = Result<Option<String>, ApiError>;
+
+/// A `POST` endpoint around `operation`: authenticates the caller, decodes the body as `R` and wraps the
+/// outcome in upstream's envelope.
+fn endpoint<R, F, Fut>(operation: F) -> MethodRouter<JobApiState>
+where
+    R: DeserializeOwned + Send + 'static,
+    F: Fn(JobApiState, Caller, R) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    post(
+        move |State(state): State<JobApiState>, headers: HeaderMap, body: Bytes| async move {
+            let outcome = async {
+                let caller = authenticate(&state, &headers).await?;
+                let request: R = decode(&body)?;
+                operation(state, caller, request).await
+            };
+            answer(outcome.await)
+        },
+    )
 }
 
-async fn add_job_operation(
-    state: JobApiState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Option<String>, ApiError> {
-    let caller = authenticate(&state, headers).await?;
-    let request: JobAddRequest = decode(body)?;
+async fn add_job(state: JobApiState, caller: Caller, request: JobAddRequest) -> Outcome {
     let form = job_form(request.job_group, request.job, None);
     let (_, created) = jobs::create_job(State(state), caller, ApiJson(form)).await?;
     Ok(Some(created.0.id.to_string()))
 }
 
-async fn update_job(State(state): State<JobApiState>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(update_job_operation(state, &headers, &body).await)
-}
-
-async fn update_job_operation(
-    state: JobApiState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Option<String>, ApiError> {
-    let caller = authenticate(&state, headers).await?;
-    let request: JobUpdateRequest = decode(body)?;
+async fn update_job(state: JobApiState, caller: Caller, request: JobUpdateRequest) -> Outcome {
     let existing = jobs::load_in_scope(&state, &caller, request.id).await?;
     let form = job_form(
         existing.group.0,
@@ -83,64 +86,24 @@ async fn update_job_operation(
     Ok(None)
 }
 
-async fn remove_job(State(state): State<JobApiState>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(remove_job_operation(state, &headers, &body).await)
-}
-
-async fn remove_job_operation(
-    state: JobApiState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Option<String>, ApiError> {
-    let caller = authenticate(&state, headers).await?;
-    let request: JobOperateRequest = decode(body)?;
+async fn remove_job(state: JobApiState, caller: Caller, request: JobOperateRequest) -> Outcome {
     match jobs::delete_job(State(state), caller, ApiPath(request.id.0)).await {
         Err(error) if error.status() != StatusCode::NOT_FOUND => Err(error),
         _ => Ok(None),
     }
 }
 
-async fn start_job(State(state): State<JobApiState>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(start_job_operation(state, &headers, &body).await)
-}
-
-async fn start_job_operation(
-    state: JobApiState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Option<String>, ApiError> {
-    let caller = authenticate(&state, headers).await?;
-    let request: JobOperateRequest = decode(body)?;
+async fn start_job(state: JobApiState, caller: Caller, request: JobOperateRequest) -> Outcome {
     let _view = jobs::start_job(State(state), caller, ApiPath(request.id.0)).await?;
     Ok(None)
 }
 
-async fn stop_job(State(state): State<JobApiState>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(stop_job_operation(state, &headers, &body).await)
-}
-
-async fn stop_job_operation(
-    state: JobApiState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Option<String>, ApiError> {
-    let caller = authenticate(&state, headers).await?;
-    let request: JobOperateRequest = decode(body)?;
+async fn stop_job(state: JobApiState, caller: Caller, request: JobOperateRequest) -> Outcome {
     let _view = jobs::stop_job(State(state), caller, ApiPath(request.id.0)).await?;
     Ok(None)
 }
 
-async fn trigger_job(State(state): State<JobApiState>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(trigger_job_operation(state, &headers, &body).await)
-}
-
-async fn trigger_job_operation(
-    state: JobApiState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Option<String>, ApiError> {
-    let caller = authenticate(&state, headers).await?;
-    let request: JobTriggerRequest = decode(body)?;
+async fn trigger_job(state: JobApiState, caller: Caller, request: JobTriggerRequest) -> Outcome {
     let form = TriggerForm {
         executor_param: Some(request.executor_param.unwrap_or_default()),
         address_list: request
@@ -225,7 +188,7 @@ fn job_form(group: i32, job: JobSettings, glue_type: Option<&str>) -> JobForm {
 }
 
 /// Upstream's envelope, HTTP 200 either way; a failure carries the reason in `msg`.
-fn answer(outcome: Result<Option<String>, ApiError>) -> Response {
+fn answer(outcome: Outcome) -> Response {
     let envelope = match outcome {
         Ok(data) => Envelope {
             code: xjob_protocol::code::SUCCESS,
