@@ -29,7 +29,7 @@ use crate::auth::first_start::{self, FirstStart};
 use crate::complete::{Completer, ResultSender, ResultWriter, ResultWriterOptions};
 use crate::config::AdminConfig;
 use crate::executor_api::{self, ExecutorApiConfig, ExecutorApiState};
-use crate::job_api::{self, JobApiState};
+use crate::job_api::{self, JobApiOptions, JobApiState};
 use crate::registry::{GroupTokens, LostResultDetector, LostResultOptions, RegistryMonitor, RegistryOptions};
 use crate::report::{self, ReportOptions};
 use crate::route::Router;
@@ -164,7 +164,11 @@ fn web_parts(context: &AdminContext, wiring: Wiring) -> Vec<axum::Router> {
         context.generations.clone(),
     )
     .with_scheduler_wake(wiring.scheduler.notifier())
-    .with_executor_token(config.access_token().map(str::to_owned));
+    .with_executor_token(config.access_token().map(str::to_owned))
+    .with_options(JobApiOptions {
+        registry_dead_timeout: config.registry_dead_timeout,
+        ..JobApiOptions::default()
+    });
     vec![
         health_router(context.store.clone()),
         executor_api::router(executor_api),
@@ -211,19 +215,32 @@ fn start_background(
         store.clone(),
         context.generations.clone(),
         tokens.clone(),
-        RegistryOptions::default(),
+        RegistryOptions {
+            period: config.registry_beat_interval,
+            dead_after: config.registry_dead_timeout,
+        },
     )
     .start();
     parts.push(Background::new("registry monitor", registry.shutdown()));
 
-    let lost = LostResultDetector::new(completer, LostResultOptions::default()).start();
+    let lost = LostResultDetector::new(
+        completer,
+        LostResultOptions {
+            period: config.lost_result_interval,
+            grace: config.lost_result_timeout,
+        },
+    )
+    .start();
     parts.push(Background::new("lost-result detector", lost.shutdown()));
 
     let retry = RetryMonitor::start(
         store.clone(),
         context.triggers.clone(),
         Vec::new(),
-        RetryOptions::default(),
+        RetryOptions {
+            interval: config.fail_monitor_interval,
+            ..RetryOptions::default()
+        },
     );
     parts.push(Background::new("fail-retry monitor", retry.shutdown()));
 
@@ -240,6 +257,7 @@ fn start_background(
         store.clone(),
         context.triggers.clone(),
         SchedulerOptions {
+            window: config.schedule_pre_read,
             page_size: config.schedule_batch(),
             ..SchedulerOptions::default()
         },

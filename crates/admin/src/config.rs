@@ -19,7 +19,10 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use reqwest::Url;
 use serde::{Deserialize, Deserializer};
-use xjob_protocol::Generation;
+use xjob_protocol::{Generation, REGISTRY_BEAT_INTERVAL, REGISTRY_DEAD_TIMEOUT};
+
+/// The smallest period or age of the background parts: the database keeps times in whole seconds.
+const SECOND: Duration = Duration::from_secs(1);
 
 /// The SQLite file created in the data directory when no database URL is configured.
 pub const DEFAULT_DATABASE_FILE: &str = "xjob-admin.db";
@@ -86,6 +89,30 @@ pub struct AdminConfig {
     pub trigger_queue_capacity: usize,
     /// Jobs the scheduler reads per scan; outside 50..=500 means 100 (upstream `xxl.job.schedule.batchsize`).
     pub schedule_batch_size: u32,
+    /// How far ahead each scheduler pass claims due fires (upstream's pre-read window `PRE_READ_MS`, 5 s);
+    /// 1 s to 1 h. A shorter window notices new and edited schedules sooner at the cost of more scans.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub schedule_pre_read: Duration,
+    /// Period of the registry monitor, which forgets dead executors and rebuilds the address lists of
+    /// automatic groups from live registrations (upstream's registry beat, 30 s); at least 1 s. Executors
+    /// should beat at least this often.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub registry_beat_interval: Duration,
+    /// Silence after which an executor's registration is dead and its address leaves its group (upstream's
+    /// registry dead timeout, three beats: 90 s); longer than `registry_beat_interval`.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub registry_dead_timeout: Duration,
+    /// Period of the lost-result detector (upstream's lost-job monitor, 60 s); at least 1 s.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub lost_result_interval: Duration,
+    /// How long after its trigger an execution without result, whose executor is no longer registered, is
+    /// recorded as failed with upstream's lost-result message (upstream 10 min); at least 1 s.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub lost_result_timeout: Duration,
+    /// Period of the fail monitor, which retries and alarms failed executions (upstream's fail monitor,
+    /// 10 s); at least 1 s. A job's own retry interval is waited on top, counted in whole passes.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub fail_monitor_interval: Duration,
     /// Days of trigger logs kept; below 3 keeps everything (upstream `xxl.job.logretentiondays`, 30).
     pub log_retention_days: u32,
     /// Language of the console and of messages (upstream `xxl.job.i18n`; upstream's default is `zh_CN`).
@@ -162,6 +189,12 @@ impl Default for AdminConfig {
             trigger_pool_slow_max: 200,
             trigger_queue_capacity: 5000,
             schedule_batch_size: 100,
+            schedule_pre_read: Duration::from_secs(5),
+            registry_beat_interval: REGISTRY_BEAT_INTERVAL,
+            registry_dead_timeout: REGISTRY_DEAD_TIMEOUT,
+            lost_result_interval: Duration::from_secs(60),
+            lost_result_timeout: Duration::from_secs(10 * 60),
+            fail_monitor_interval: Duration::from_secs(10),
             log_retention_days: 30,
             language: Language::En,
             admin_address: None,
@@ -241,6 +274,28 @@ impl AdminConfig {
         }
         if self.trigger_queue_capacity == 0 {
             return error("trigger_queue_capacity", "must be at least 1".to_owned());
+        }
+        if !(SECOND..=Duration::from_secs(3600)).contains(&self.schedule_pre_read) {
+            return error("schedule_pre_read", "must be between 1s and 1h".to_owned());
+        }
+        for (key, value) in [
+            ("registry_beat_interval", self.registry_beat_interval),
+            ("lost_result_interval", self.lost_result_interval),
+            ("lost_result_timeout", self.lost_result_timeout),
+            ("fail_monitor_interval", self.fail_monitor_interval),
+        ] {
+            if value < SECOND {
+                return error(key, "must be at least 1s".to_owned());
+            }
+        }
+        if self.registry_dead_timeout <= self.registry_beat_interval {
+            return error(
+                "registry_dead_timeout",
+                format!(
+                    "must be longer than registry_beat_interval ({:?})",
+                    self.registry_beat_interval
+                ),
+            );
         }
         if let Some(address) = &self.admin_address
             && !is_http_url(address)

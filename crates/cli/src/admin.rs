@@ -110,6 +110,24 @@ pub struct AdminArgs {
     /// Jobs per scheduler scan, 50..=500 (upstream xxl.job.schedule.batchsize).
     #[arg(long, env = "XJOB_ADMIN_SCHEDULE_BATCH_SIZE", value_name = "N")]
     pub schedule_batch_size: Option<u32>,
+    /// How far ahead each scheduler pass claims fires, 1s..=1h (upstream's 5 s pre-read).
+    #[arg(long, env = "XJOB_ADMIN_SCHEDULE_PRE_READ", value_parser = parse_duration, value_name = "DURATION")]
+    pub schedule_pre_read: Option<Duration>,
+    /// Period of the registry monitor, at least 1s (upstream's 30 s beat).
+    #[arg(long, env = "XJOB_ADMIN_REGISTRY_BEAT_INTERVAL", value_parser = parse_duration, value_name = "DURATION")]
+    pub registry_beat_interval: Option<Duration>,
+    /// Silence after which an executor registration is dead (upstream 90 s).
+    #[arg(long, env = "XJOB_ADMIN_REGISTRY_DEAD_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
+    pub registry_dead_timeout: Option<Duration>,
+    /// Period of the lost-result detector, at least 1s (upstream 60 s).
+    #[arg(long, env = "XJOB_ADMIN_LOST_RESULT_INTERVAL", value_parser = parse_duration, value_name = "DURATION")]
+    pub lost_result_interval: Option<Duration>,
+    /// Age after which a result whose executor vanished counts as lost (upstream 10 min).
+    #[arg(long, env = "XJOB_ADMIN_LOST_RESULT_TIMEOUT", value_parser = parse_duration, value_name = "DURATION")]
+    pub lost_result_timeout: Option<Duration>,
+    /// Period of the fail monitor that retries and alarms, at least 1s (upstream 10 s).
+    #[arg(long, env = "XJOB_ADMIN_FAIL_MONITOR_INTERVAL", value_parser = parse_duration, value_name = "DURATION")]
+    pub fail_monitor_interval: Option<Duration>,
     /// Days of trigger logs kept; below 3 keeps everything (upstream xxl.job.logretentiondays).
     #[arg(long, env = "XJOB_ADMIN_LOG_RETENTION_DAYS", value_name = "DAYS")]
     pub log_retention_days: Option<u32>,
@@ -299,6 +317,12 @@ impl AdminArgs {
         set(&mut config.trigger_pool_slow_max, &self.trigger_pool_slow_max);
         set(&mut config.trigger_queue_capacity, &self.trigger_queue_capacity);
         set(&mut config.schedule_batch_size, &self.schedule_batch_size);
+        set(&mut config.schedule_pre_read, &self.schedule_pre_read);
+        set(&mut config.registry_beat_interval, &self.registry_beat_interval);
+        set(&mut config.registry_dead_timeout, &self.registry_dead_timeout);
+        set(&mut config.lost_result_interval, &self.lost_result_interval);
+        set(&mut config.lost_result_timeout, &self.lost_result_timeout);
+        set(&mut config.fail_monitor_interval, &self.fail_monitor_interval);
         set(&mut config.log_retention_days, &self.log_retention_days);
         set(&mut config.language, &self.language);
         set_some(&mut config.admin_address, &self.admin_address);

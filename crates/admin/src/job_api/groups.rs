@@ -10,7 +10,6 @@ use chrono::Utc;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use xjob_protocol::REGISTRY_DEAD_TIMEOUT;
 
 use crate::job_api::JobApiState;
 use crate::job_api::auth::Caller;
@@ -351,7 +350,7 @@ fn manual_addresses(addresses: &[String]) -> Result<String, ApiError> {
 
 /// The sorted live addresses of an AppName, comma-joined; `None` when no executor is alive.
 async fn live_addresses(state: &JobApiState, app_name: &str) -> Result<Option<String>, ApiError> {
-    let alive_after = Utc::now() - REGISTRY_DEAD_TIMEOUT;
+    let alive_after = Utc::now() - state.options().registry_dead_timeout;
     let mut live = state.store().live_executor_addresses(alive_after).await?;
     Ok(live
         .remove(app_name)
@@ -369,7 +368,7 @@ pub(crate) async fn registered_addresses(
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let alive_after = Utc::now() - REGISTRY_DEAD_TIMEOUT;
+    let alive_after = Utc::now() - state.options().registry_dead_timeout;
     if let Some(live) = state
         .store()
         .live_executor_addresses(alive_after)

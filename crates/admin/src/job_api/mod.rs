@@ -59,6 +59,9 @@ pub struct JobApiOptions {
     /// How long "trigger now" waits for the trigger pipeline to write the log rows before giving up
     /// with 503 (the trigger may still happen).
     pub trigger_timeout: Duration,
+    /// Silence after which a registration no longer counts as a live executor (the registry monitor's
+    /// dead timeout, upstream 90 s).
+    pub registry_dead_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +80,7 @@ impl Default for JobApiOptions {
         JobApiOptions {
             body_limit: 1024 * 1024,
             trigger_timeout: Duration::from_secs(30),
+            registry_dead_timeout: xjob_protocol::REGISTRY_DEAD_TIMEOUT,
         }
     }
 }

@@ -14,9 +14,9 @@ use crate::complete::{Completed, Completer, ExecutionResult};
 use crate::registry::{LoopHandle, cycle};
 use crate::store::StoreError;
 
-/// The result message of an execution found lost.
-pub const LOST_RESULT_MESSAGE: &str =
-    "Result lost: no result arrived and the executor is no longer registered; marked as failed";
+/// The result message of an execution found lost: upstream's `joblog_lost_fail` text, which consoles and
+/// alarm filters of upstream installations know.
+pub const LOST_RESULT_MESSAGE: &str = "Job result lost, marked as failure";
 
 /// Settings of the [`LostResultDetector`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,12 +10,18 @@ use xjob_admin::model::{
 use xjob_admin::store::{LogFilter, Naming, Page, ScheduleUpdate, Store, migrate};
 use xjob_test_support::db::{Engine, TestDatabase, mysql_enabled};
 
+use crate::e2e::{Node, Rig, admin_config};
 use crate::support::{new_job, now, open};
 
 const UPSTREAM_2_4: &str = include_str!("fixtures/upstream_2_4.sql");
 const UPSTREAM_3_4: &str = include_str!("fixtures/upstream_3_4.sql");
 
 async fn load_fixture(database: &TestDatabase, fixture: &str) {
+    load_statements(database, fixture, |_| true).await;
+}
+
+/// Runs the fixture's statements that `keep` accepts.
+async fn load_statements(database: &TestDatabase, fixture: &str, keep: impl Fn(&str) -> bool) {
     let mut connection = sqlx::MySqlConnection::connect(database.url()).await.unwrap();
     for statement in fixture
         .split(";\n")
@@ -27,6 +33,9 @@ async fn load_fixture(database: &TestDatabase, fixture: &str) {
             .filter(|line| !line.starts_with("--"))
             .collect::<Vec<_>>()
             .join("\n");
+        if !keep(&statement) {
+            continue;
+        }
         sqlx::query(&statement)
             .execute(&mut connection)
             .await
@@ -213,4 +222,86 @@ async fn adopts_upstream_3_4_database() {
         "8d969eef6ecad3c29a3a629280e686cf0c3f5d5a86aff3ca12020c923adc6c92",
     )
     .await;
+}
+
+/// Upstream's tables with their lock row and administrator, an automatic group for `APP` and two BEAN
+/// jobs firing every second from the next second on, as an upstream console would have saved them.
+async fn seed_upstream(database: &TestDatabase, fixture: &str) {
+    load_statements(database, fixture, |statement| {
+        statement.starts_with("CREATE TABLE")
+            || statement.starts_with("INSERT INTO xxl_job_lock")
+            || statement.starts_with("INSERT INTO xxl_job_user")
+    })
+    .await;
+    let next = (chrono::Utc::now().timestamp() + 2) * 1000;
+    let mut connection = sqlx::MySqlConnection::connect(database.url()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO xxl_job_group (id, app_name, title, address_type, address_list, update_time) \
+         VALUES (1, ?, 'upstream', 0, NULL, NOW())",
+    )
+    .bind(UPSTREAM_APP)
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    for (id, route, param) in [(1, "FIRST", "p1"), (2, "ROUND", "p2")] {
+        sqlx::query(
+            "INSERT INTO xxl_job_info (id, job_group, job_desc, add_time, update_time, author, alarm_email, \
+             schedule_type, schedule_conf, misfire_strategy, executor_route_strategy, executor_handler, \
+             executor_param, executor_block_strategy, executor_timeout, executor_fail_retry_count, glue_type, \
+             glue_source, glue_remark, glue_updatetime, child_jobid, trigger_status, trigger_last_time, \
+             trigger_next_time) \
+             VALUES (?, 1, 'every second', NOW(), NOW(), 'XXL', '', 'CRON', '* * * * * ?', 'DO_NOTHING', ?, \
+             'record', ?, 'SERIAL_EXECUTION', 0, 0, 'BEAN', '', 'GLUE init', NOW(), '', 1, 0, ?)",
+        )
+        .bind(id)
+        .bind(route)
+        .bind(param)
+        .bind(next)
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    }
+    connection.close().await.unwrap();
+}
+
+const UPSTREAM_APP: &str = "xxl-job-executor-upstream";
+
+/// An admin started on an upstream database fires its jobs on an executor that registers for the
+/// group's AppName.
+async fn adopted_jobs_fire(label: &str, fixture: &str) {
+    let database = TestDatabase::create(Engine::MySql).await;
+    seed_upstream(&database, fixture).await;
+    let rig = Rig::start_on(Engine::MySql, admin_config(database.url())).await;
+    assert_eq!(rig.store().naming(), Naming::Legacy, "{label}");
+    let node = Node::start(UPSTREAM_APP, &rig.context_path_url()).await;
+    for (job, param) in [(JobId(1), "p1"), (JobId(2), "p2")] {
+        let rows = rig
+            .logs_when(job, "fired twice on the executor", |rows| {
+                rows.iter().filter(|row| row.handle.code == 200).count() >= 2
+            })
+            .await;
+        for row in rows.iter().filter(|row| row.handle.code == 200) {
+            assert_eq!(row.trigger.code, 200, "{label}: {row:#?}");
+            assert_eq!(
+                row.trigger.executor_address.as_deref(),
+                Some(node.address().as_str())
+            );
+            assert_eq!(node.call_for(row.id).await.param, param, "{label}");
+        }
+    }
+    node.stop().await;
+    rig.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopted_upstream_jobs_fire_on_a_registered_executor() {
+    if !mysql_enabled() {
+        eprintln!("skipping adopted_upstream_jobs_fire_on_a_registered_executor: TEST_MYSQL_URL not set");
+        return;
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::join!(
+        adopted_jobs_fire("2.4", UPSTREAM_2_4),
+        adopted_jobs_fire("3.4", UPSTREAM_3_4)
+    );
 }
