@@ -16,6 +16,7 @@ mod lock;
 mod logs;
 mod migrations;
 mod pipeline;
+mod pyxxl;
 mod report_monitor;
 mod results;
 mod retry;
