@@ -20,10 +20,12 @@
 //! ```
 //!
 //! [`db`] gives storage tests a fresh, migrated-ready database on every engine that is configured.
+//! [`pyxxl`] runs Python's third-party executor pyxxl as a child process when its interpreter is configured.
 //!
 //! Test-only: panics on setup failures, which in a test is the clearest report.
 
 pub mod db;
+pub mod pyxxl;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -8,8 +8,12 @@
 //! Generation: a `{"callbackList":…}` body is G3 and a bare array G1/G2; an `Accept-Charset` carrying
 //! `application/json` is G1 (only upstream 2.4–3.2 clients send that); credentials that matched a group's
 //! token are G3; an AppName header without the global token having matched is G3 (upstream G1/G2 clients
-//! never send one); an `Accept-Charset` of `UTF-8` otherwise is G2. Anything else is not recognisable, and
-//! the reply then carries the payload under both `content` and `data` so every generation can read it.
+//! never send one); an `Accept-Charset` of `UTF-8` otherwise is G2. A request let in without an AppName
+//! header cannot be G3 (a G3 executor always sends one), so it is G2 too: third-party executors such as
+//! Python's pyxxl send no `Accept-Charset`, and the calls to them must use `/run`. G2 rather than G1
+//! because the admin's calls of both generations are alike for an executor (same paths and fields) and a
+//! G2 reply carries its payload under `data`, which later peers read. Anything else is not recognisable,
+//! and the reply then carries the payload under both `content` and `data` so every generation can read it.
 
 use axum::http::{HeaderMap, header};
 use xjob_protocol::{
@@ -112,6 +116,7 @@ pub(crate) fn detect(
         Some(Admission::Group) => Some(Generation::G3),
         Some(Admission::Open) | None if has_app_name => Some(Generation::G3),
         _ if g2_charset => Some(Generation::G2),
+        Some(Admission::Global | Admission::Open) if !has_app_name => Some(Generation::G2),
         _ => None,
     }
 }
@@ -177,9 +182,12 @@ mod tests {
             (UTF8, true, Some(Global), None, Some(G2)),
             (UTF8, false, Some(Global), None, Some(G2)),
             (UTF8, false, Some(Open), None, Some(G2)),
-            (None, false, Some(Global), None, None),
+            (None, false, Some(Global), None, Some(G2)),
+            (None, false, Some(Open), None, Some(G2)),
+            (None, false, None, None, None),
             (Some("utf-8"), false, Some(Open), None, Some(G2)),
-            (Some("ISO-8859-1"), false, Some(Open), None, None),
+            (Some("ISO-8859-1"), false, Some(Open), None, Some(G2)),
+            (Some("ISO-8859-1"), false, None, None, None),
         ];
         for (charset, app_name, admission, shape, expected) in table {
             assert_eq!(

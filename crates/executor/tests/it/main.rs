@@ -10,3 +10,4 @@ mod jobs;
 mod lifecycle;
 mod mounted;
 mod protocol;
+mod pyxxl;
