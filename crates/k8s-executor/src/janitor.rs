@@ -141,13 +141,14 @@ async fn consider(shared: &Arc<Shared>, reporter: &ResultReporter, tasks: &TaskT
             drop(guard);
         }
         OrphanPolicy::Adopt => {
-            log.line(&format!("executor restarted; resuming {}", target.describe()));
-            tracing::info!(namespace = %target.namespace, name = %target.name, log_id, "janitor adopts orphan");
-            let options = resumed_options(shared, &workload);
-            // `/kill` of its job reaches the adopted execution like one a job thread runs.
+            // `/kill` of its job reaches the adopted execution like one a job thread runs (tracked before
+            // the log says it is resumed).
             let resumed = label(&metadata, &shared.keys.job_id)
                 .and_then(|job_id| i32::try_from(job_id).ok())
                 .map(|job_id| reporter.track_resumed(JobId(job_id)));
+            log.line(&format!("executor restarted; resuming {}", target.describe()));
+            tracing::info!(namespace = %target.namespace, name = %target.name, log_id, "janitor adopts orphan");
+            let options = resumed_options(shared, &workload);
             let shared = Arc::clone(shared);
             let reporter = reporter.clone();
             tasks.spawn(async move {
