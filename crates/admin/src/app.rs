@@ -6,6 +6,12 @@
 //! Adding a part is one line: a web part adds its `router(…)` to [`web_parts`], a background part pushes a
 //! [`Background`] in [`start_background`]. Both receive the [`AdminContext`] every part shares.
 //!
+//! Parts this crate must not know (the built-in Kubernetes executor, which needs the Kubernetes client) come in
+//! from the program that starts the admin as [`Extension`]s through [`Admin::start_with`]: each may name an
+//! executor group to create when missing, starts once the listener is bound (so the admin's own address is
+//! known), adds routes to the admin's listener, and is stopped first at shutdown, while the server still
+//! answers, so it can deregister and report what it was running.
+//!
 //! Nothing here prints: the caller shows the listen address and the first-start password (see
 //! [`AdminHandle::take_first_start`]).
 
@@ -30,11 +36,12 @@ use crate::complete::{Completer, ResultSender, ResultWriter, ResultWriterOptions
 use crate::config::AdminConfig;
 use crate::executor_api::{self, ExecutorApiConfig, ExecutorApiState};
 use crate::job_api::{self, JobApiOptions, JobApiState};
+use crate::model::{AddressType, AppName, NewJobGroup};
 use crate::registry::{GroupTokens, LostResultDetector, LostResultOptions, RegistryMonitor, RegistryOptions};
 use crate::report::{self, ReportOptions};
 use crate::route::Router;
 use crate::schedule::{Scheduler, SchedulerOptions, SchedulerWaker};
-use crate::store::{Store, StoreOptions};
+use crate::store::{Store, StoreError, StoreOptions};
 use crate::trigger::message::MessageStyle;
 use crate::trigger::retry::{RetryMonitor, RetryOptions};
 use crate::trigger::{ClientOptions, ExecutorClient, Pipeline, PipelineDeps, PipelineLimits, TriggerRequest};
@@ -70,6 +77,36 @@ pub struct Background {
     stop: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
+/// The future an [`Extension`] starts with.
+type StartExtension =
+    Box<dyn FnOnce(AdminContext) -> Pin<Box<dyn Future<Output = anyhow::Result<Mounted>> + Send>> + Send>;
+
+/// A part composed into the admin by the program that starts it; see the module documentation.
+pub struct Extension {
+    name: &'static str,
+    group: Option<ExtensionGroup>,
+    start: StartExtension,
+}
+
+/// An executor group with automatic registration that an [`Extension`] needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtensionGroup {
+    /// The AppName the extension registers under.
+    pub app_name: String,
+    /// The title of the group when it is created.
+    pub title: String,
+}
+
+/// What a started [`Extension`] adds: routes served on the admin's listener (merged, so they carry their own
+/// path prefix) and how to stop it.
+#[derive(Debug)]
+pub struct Mounted {
+    /// Routes merged into the admin's router.
+    pub router: axum::Router,
+    /// Stops the extension; run first at shutdown.
+    pub stop: Background,
+}
+
 /// A running admin. Dropping it without [`AdminHandle::shutdown`] leaves its tasks running until the
 /// runtime ends.
 #[derive(Debug)]
@@ -77,6 +114,7 @@ pub struct AdminHandle {
     address: SocketAddr,
     context: AdminContext,
     first_start: Option<FirstStart>,
+    extensions: Vec<Background>,
     background: Vec<Background>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -84,11 +122,21 @@ pub struct AdminHandle {
 impl Admin {
     /// Starts an admin with validated settings; see the module documentation for the order.
     pub async fn start(config: AdminConfig) -> anyhow::Result<AdminHandle> {
+        Admin::start_with(config, Vec::new()).await
+    }
+
+    /// Starts an admin with `extensions` composed in: their executor groups are created when missing, then
+    /// each starts, in order, once the listener is bound. If one fails to start, everything started so far
+    /// is stopped and its error returned.
+    pub async fn start_with(config: AdminConfig, extensions: Vec<Extension>) -> anyhow::Result<AdminHandle> {
         config.validate()?;
         let store = open_store(&config).await?;
         let first_start = first_start::ensure_admin(&store)
             .await
             .context("creating the first administrator")?;
+        for group in extensions.iter().filter_map(|extension| extension.group.as_ref()) {
+            ensure_group(&store, group, config.access_token()).await?;
+        }
 
         // Bound before anything else runs, so a taken port stops start-up at once.
         let listener = TcpListener::bind(config.listen_address())
@@ -115,9 +163,27 @@ impl Admin {
         })
         .context("building the executor client")?;
         let (background, wiring) = start_background(&context, client, pipeline_input);
-        let router = web_parts(&context, wiring)
+        let mut router = web_parts(&context, wiring)
             .into_iter()
             .fold(axum::Router::new(), axum::Router::merge);
+        let mut started = Vec::new();
+        for extension in extensions {
+            let name = extension.name;
+            match (extension.start)(context.clone()).await {
+                Ok(mounted) => {
+                    router = router.merge(mounted.router);
+                    started.push(mounted.stop);
+                }
+                Err(error) => {
+                    let grace = context.config.shutdown_grace;
+                    context.shutdown.cancel();
+                    stop_parts(started, grace).await;
+                    stop_parts(background, grace).await;
+                    context.store.close().await;
+                    return Err(error.context(format!("starting the {name}")));
+                }
+            }
+        }
         let stop = context.shutdown.clone();
         let server = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -129,6 +195,7 @@ impl Admin {
             address,
             context,
             first_start: Some(first_start),
+            extensions: started,
             background,
             server,
         })
@@ -276,6 +343,79 @@ fn start_background(
     (parts, wiring)
 }
 
+/// Creates the group an extension registers under unless a group has its AppName; a new group gets the
+/// admin's access token, which the extension presents.
+async fn ensure_group(
+    store: &Store,
+    group: &ExtensionGroup,
+    access_token: Option<&str>,
+) -> anyhow::Result<()> {
+    let context = || format!("creating the executor group {}", group.app_name);
+    if store
+        .group_by_app_name(&group.app_name)
+        .await
+        .with_context(context)?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let new = NewJobGroup {
+        app_name: AppName::new(group.app_name.clone()).with_context(context)?,
+        name: group.title.clone(),
+        address_type: AddressType::Automatic,
+        address_list: None,
+        access_token: access_token.map(str::to_owned),
+    };
+    match store.insert_group(&new, chrono::Utc::now()).await {
+        // Another replica created it at the same moment.
+        Ok(_) | Err(StoreError::Duplicate) => {
+            tracing::info!(app_name = %group.app_name, "executor group ensured");
+            Ok(())
+        }
+        Err(error) => Err(error).with_context(context),
+    }
+}
+
+/// Stops `parts` in reverse order, each within `grace`.
+async fn stop_parts(parts: Vec<Background>, grace: Duration) {
+    for part in parts.into_iter().rev() {
+        if tokio::time::timeout(grace, part.stop).await.is_err() {
+            tracing::warn!(part = part.name, ?grace, "did not stop within the grace period");
+        }
+    }
+}
+
+impl Extension {
+    /// An extension called `name` (in logs and errors) that `start` starts.
+    pub fn new<F, Fut>(name: &'static str, start: F) -> Extension
+    where
+        F: FnOnce(AdminContext) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<Mounted>> + Send + 'static,
+    {
+        Extension {
+            name,
+            group: None,
+            start: Box::new(move |context| Box::pin(start(context))),
+        }
+    }
+
+    /// Makes the admin create `group` (automatic registration) before start when no group has its AppName.
+    pub fn with_executor_group(mut self, group: ExtensionGroup) -> Extension {
+        self.group = Some(group);
+        self
+    }
+}
+
+impl std::fmt::Debug for Extension {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Extension")
+            .field("name", &self.name)
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Background {
     /// A part that `stop` stops; `stop` is awaited only at shutdown.
     pub fn new(name: &'static str, stop: impl Future<Output = ()> + Send + 'static) -> Background {
@@ -312,10 +452,12 @@ impl AdminHandle {
         self.first_start.take().unwrap_or(FirstStart::Ready)
     }
 
-    /// Stops accepting requests and lets those in flight finish, stops the background parts in reverse
-    /// start order and closes the store, each step within the configured grace period.
+    /// Stops the extensions in reverse start order while the server still answers them, stops accepting
+    /// requests and lets those in flight finish, stops the background parts in reverse start order and
+    /// closes the store, each step within the configured grace period.
     pub async fn shutdown(self) {
         let grace = self.context.config.shutdown_grace;
+        stop_parts(self.extensions, grace).await;
         self.context.shutdown.cancel();
         let mut server = self.server;
         match tokio::time::timeout(grace, &mut server).await {
@@ -330,11 +472,7 @@ impl AdminHandle {
                 server.abort();
             }
         }
-        for part in self.background.into_iter().rev() {
-            if tokio::time::timeout(grace, part.stop).await.is_err() {
-                tracing::warn!(part = part.name, ?grace, "did not stop within the grace period");
-            }
-        }
+        stop_parts(self.background, grace).await;
         self.context.store.close().await;
         tracing::info!("admin stopped");
     }

@@ -138,8 +138,11 @@ pub struct AdminConfig {
     pub mail_from: Option<String>,
     /// Whether to require STARTTLS (upstream `spring.mail.properties.mail.smtp.starttls.enable`, true).
     pub mail_starttls: bool,
-    /// Run jobs on Kubernetes from inside the admin (the built-in Kubernetes executor); off by default.
-    pub kubernetes_executor: bool,
+    /// The `[kubernetes]` section: the built-in Kubernetes executor (`enabled`, `app_name`, `path_prefix`
+    /// and the Kubernetes settings). Kept as written: the admin serves what the program that starts it
+    /// composes in (see [`crate::app::Extension`]), and that program reads and checks these keys. The older
+    /// top-level key `kubernetes_executor` is read as `kubernetes.enabled`.
+    pub kubernetes: toml::Table,
 }
 
 /// The console's language (upstream `xxl.job.i18n`).
@@ -207,7 +210,7 @@ impl Default for AdminConfig {
             mail_password: None,
             mail_from: None,
             mail_starttls: true,
-            kubernetes_executor: false,
+            kubernetes: toml::Table::new(),
         }
     }
 }
@@ -224,7 +227,8 @@ impl AdminConfig {
     /// one line, with the line number when the file uses only our own keys.
     pub fn from_toml(text: &str) -> Result<AdminConfig, String> {
         let mut table: toml::Table = text.parse().map_err(|error| toml_error(text, &error))?;
-        if !rename_upstream_keys(&mut table)? {
+        let upstream = rename_upstream_keys(&mut table)?;
+        if !(move_kubernetes_switch(&mut table)? || upstream) {
             // Parsing the text itself keeps line numbers in the messages.
             return toml::from_str(text).map_err(|error| toml_error(text, &error));
         }
@@ -472,6 +476,27 @@ fn rename_upstream_keys(table: &mut toml::Table) -> Result<bool, String> {
         renamed = true;
     }
     Ok(renamed)
+}
+
+/// Moves the older top-level switch `kubernetes_executor` to `kubernetes.enabled`; true when it was there.
+fn move_kubernetes_switch(table: &mut toml::Table) -> Result<bool, String> {
+    const OLD: &str = "kubernetes_executor";
+    let Some(value) = table.remove(OLD) else {
+        return Ok(false);
+    };
+    let section = table
+        .entry("kubernetes")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let Some(section) = section.as_table_mut() else {
+        return Err("`kubernetes` must be a table".to_owned());
+    };
+    if section.contains_key("enabled") {
+        return Err(format!(
+            "`{OLD}` and `kubernetes.enabled` name the same setting; keep one"
+        ));
+    }
+    section.insert("enabled".to_owned(), value);
+    Ok(true)
 }
 
 /// Removes `a.b.c` given as nested tables, dropping tables the removal left empty.

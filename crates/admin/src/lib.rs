@@ -22,5 +22,5 @@ pub mod schedule;
 pub mod store;
 pub mod trigger;
 
-pub use app::{Admin, AdminContext, AdminHandle, Background};
+pub use app::{Admin, AdminContext, AdminHandle, Background, Extension, ExtensionGroup, Mounted};
 pub use config::AdminConfig;

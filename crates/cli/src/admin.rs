@@ -16,10 +16,14 @@ use xjob_admin::auth::first_start::{self, Credentials, FirstStart};
 use xjob_admin::config::{AdminConfig, Language, Secret, parse_duration, parse_generation, parse_zone};
 use xjob_admin::job_api::mint_token;
 use xjob_admin::model::{GroupScope, JobGroupId};
-use xjob_admin::{Admin, app};
+use xjob_admin::{Admin, AdminHandle, app};
 use xjob_protocol::Generation;
 
 use crate::UsageError;
+
+mod kubernetes;
+
+pub use kubernetes::{DEFAULT_PATH_PREFIX, GROUP_TITLE, InAdmin};
 
 /// `xjob admin [FLAGS]` or `xjob admin reset-password <USER> [FLAGS]`.
 #[derive(Debug, clap::Args)]
@@ -166,9 +170,31 @@ pub struct AdminArgs {
     /// Require STARTTLS (upstream spring.mail.properties.mail.smtp.starttls.enable).
     #[arg(long, env = "XJOB_ADMIN_MAIL_STARTTLS", value_name = "BOOL")]
     pub mail_starttls: Option<bool>,
-    /// Run jobs on Kubernetes from inside the admin.
+    /// Run jobs on Kubernetes from inside the admin (kubernetes.enabled; the other keys of the file's
+    /// [kubernetes] section apply).
     #[arg(long, env = "XJOB_ADMIN_KUBERNETES_EXECUTOR", value_name = "BOOL")]
     pub kubernetes_executor: Option<bool>,
+    /// AppName of the built-in Kubernetes executor (kubernetes.app_name).
+    #[arg(long, env = "XJOB_ADMIN_KUBERNETES_APP_NAME", value_name = "NAME")]
+    pub kubernetes_app_name: Option<String>,
+    /// Path of the built-in Kubernetes executor's endpoints on this listener (kubernetes.path_prefix).
+    #[arg(long, env = "XJOB_ADMIN_KUBERNETES_PATH_PREFIX", value_name = "PATH")]
+    pub kubernetes_path_prefix: Option<String>,
+    /// How the Kubernetes API is reached: auto, in-cluster or kubeconfig (kubernetes.mode).
+    #[arg(long, env = "XJOB_ADMIN_KUBERNETES_MODE", value_name = "MODE")]
+    pub kubernetes_mode: Option<String>,
+    /// Kubeconfig file of the Kubernetes API (kubernetes.kubeconfig).
+    #[arg(long, env = "XJOB_ADMIN_KUBERNETES_KUBECONFIG", value_name = "FILE")]
+    pub kubernetes_kubeconfig: Option<PathBuf>,
+    /// Context of that kubeconfig (kubernetes.context).
+    #[arg(long, env = "XJOB_ADMIN_KUBERNETES_CONTEXT", value_name = "NAME")]
+    pub kubernetes_context: Option<String>,
+    /// Namespace of manifests without one (kubernetes.default_namespace).
+    #[arg(long, env = "XJOB_ADMIN_KUBERNETES_DEFAULT_NAMESPACE", value_name = "NAME")]
+    pub kubernetes_default_namespace: Option<String>,
+    /// This admin's id in the labels of its Kubernetes objects (kubernetes.instance_id).
+    #[arg(long, env = "XJOB_ADMIN_KUBERNETES_INSTANCE_ID", value_name = "ID")]
+    pub kubernetes_instance_id: Option<String>,
 }
 
 /// Runs the subcommand to its end.
@@ -191,14 +217,26 @@ pub fn load(args: &AdminArgs) -> anyhow::Result<AdminConfig> {
     };
     args.apply(&mut config);
     config.validate().map_err(|error| UsageError(error.to_string()))?;
+    kubernetes::settings(&config).map_err(UsageError)?;
     Ok(config)
+}
+
+/// Starts the scheduling center with the parts this binary composes in: the built-in Kubernetes executor
+/// when the `[kubernetes]` section enables it.
+pub async fn start(config: AdminConfig) -> anyhow::Result<AdminHandle> {
+    let extensions = kubernetes::settings(&config)
+        .map_err(UsageError)?
+        .map(InAdmin::extension)
+        .into_iter()
+        .collect();
+    Admin::start_with(config, extensions).await
 }
 
 async fn serve(args: AdminArgs) -> anyhow::Result<()> {
     // Listening for signals is set up first, so that a failure there cannot strand a started admin.
     let stop = shutdown_signal()?;
     let config = load(&args)?;
-    let mut admin = Admin::start(config).await?;
+    let mut admin = start(config).await?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "console listening on http://{}", admin.addr()).context("writing to stdout")?;
     match admin.take_first_start() {
@@ -334,7 +372,24 @@ impl AdminArgs {
         set_some(&mut config.mail_password, &secret(&self.mail_password));
         set_some(&mut config.mail_from, &self.mail_from);
         set(&mut config.mail_starttls, &self.mail_starttls);
-        set(&mut config.kubernetes_executor, &self.kubernetes_executor);
+        let mut section = |key: &str, value: Option<toml::Value>| {
+            if let Some(value) = value {
+                config.kubernetes.insert(key.to_owned(), value);
+            }
+        };
+        let text = |value: &Option<String>| value.clone().map(toml::Value::String);
+        section("enabled", self.kubernetes_executor.map(toml::Value::Boolean));
+        section("app_name", text(&self.kubernetes_app_name));
+        section("path_prefix", text(&self.kubernetes_path_prefix));
+        section("mode", text(&self.kubernetes_mode));
+        let kubeconfig = self
+            .kubernetes_kubeconfig
+            .as_ref()
+            .map(|path| path.to_string_lossy().into_owned());
+        section("kubeconfig", text(&kubeconfig));
+        section("context", text(&self.kubernetes_context));
+        section("default_namespace", text(&self.kubernetes_default_namespace));
+        section("instance_id", text(&self.kubernetes_instance_id));
     }
 }
 

@@ -21,7 +21,7 @@ use crate::error::ExecutorError;
 use crate::execution_log::LogWriter;
 use crate::handler::{FnHandler, GlueHandlerFactory, JobHandler, JobResult};
 use crate::jobs::{JobSetup, Jobs};
-use crate::report::ResultReporter;
+use crate::report::{ResultReporter, ResumedExecutions};
 use crate::{JobContext, execution_log, registry, server};
 
 /// Entry point: `Executor::builder(config)`.
@@ -169,9 +169,16 @@ impl ExecutorBuilder {
             log_writer.clone(),
             config.beat_interval,
         );
-        let reporter = ResultReporter::new(callbacks.sink(), config.log_path.clone(), log_writer.clone());
+        let resumed = ResumedExecutions::default();
+        let reporter = ResultReporter::new(
+            callbacks.sink(),
+            config.log_path.clone(),
+            log_writer.clone(),
+            resumed.clone(),
+        );
         let jobs = Jobs::new(JobSetup {
             handlers,
+            resumed,
             glue_factory: self.glue_factory,
             glue_enabled: config.glue_enabled,
             log_root: config.log_path.clone(),

@@ -19,6 +19,7 @@ use crate::callback::CallbackSink;
 use crate::context::{Cancellation, ContextParts};
 use crate::execution_log::{ExecutionLog, LogWriter};
 use crate::handler::{GlueHandlerFactory, GlueSpec, JobHandler, JobResult};
+use crate::report::ResumedExecutions;
 use crate::{CancelReason, JobContext};
 
 /// Longest `handleMsg` reported; upstream truncates there and appends `...`.
@@ -31,6 +32,8 @@ pub(crate) struct Jobs(Arc<JobsInner>);
 /// What [`Jobs::new`] needs.
 pub(crate) struct JobSetup {
     pub(crate) handlers: HashMap<String, Arc<dyn JobHandler>>,
+    /// Executions resumed outside job threads, which `/kill` reaches too.
+    pub(crate) resumed: ResumedExecutions,
     pub(crate) glue_factory: Option<Arc<dyn GlueHandlerFactory>>,
     pub(crate) glue_enabled: bool,
     pub(crate) log_root: std::path::PathBuf,
@@ -169,15 +172,17 @@ impl Jobs {
         self.threads().get(&job_id).is_some_and(|thread| thread.is_busy())
     }
 
-    /// Stops the job's thread (`/kill`); `false` when it had none.
+    /// Stops the job's thread (`/kill`) and its executions resumed outside threads; `false` when it had
+    /// neither.
     pub(crate) fn kill(&self, job_id: JobId) -> bool {
         let removed = self.threads().remove(&job_id);
+        let resumed = self.0.setup.resumed.kill(job_id);
         match removed {
             Some(thread) => {
                 thread.stop(StopReason::Killed);
                 true
             }
-            None => false,
+            None => resumed,
         }
     }
 

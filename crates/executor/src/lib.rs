@@ -75,5 +75,5 @@ pub use error::ExecutorError;
 pub use execution_log::ExecutionLog;
 pub use executor::{Executor, ExecutorBuilder, ExecutorHandle};
 pub use handler::{BoxFuture, FnHandler, GlueHandlerFactory, GlueSpec, JobHandler, JobResult};
-pub use report::ResultReporter;
+pub use report::{ResultReporter, ResumedExecution};
 pub use xjob_protocol::{CallbackItem, Generation, GlueType, JobId, LogId};

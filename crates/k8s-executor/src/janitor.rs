@@ -2,7 +2,8 @@
 //! listed in every allowed namespace. Objects a live execution follows are skipped; kept objects past their
 //! `retain-until` are deleted; untracked objects older than `orphan_grace` — left by a restart or a crash —
 //! are adopted (followed to the end, their result reported through the SDK's callback spool, cleaned up) or
-//! deleted and reported, per `orphan_policy`.
+//! deleted and reported, per `orphan_policy`. An adopted execution is reachable by `/kill` of its job id (the
+//! `<prefix>job-id` label): the object is deleted and the execution reported killed.
 //!
 //! Objects without all three instance labels, or of another instance, are never listed, hence never touched.
 
@@ -15,8 +16,8 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use xjob_executor::{JobResult, ResultReporter};
-use xjob_protocol::LogId;
+use xjob_executor::{JobResult, ResultReporter, ResumedExecution};
+use xjob_protocol::{JobId, LogId};
 
 use crate::api::bounded;
 use crate::config::OrphanPolicy;
@@ -140,6 +141,11 @@ async fn consider(shared: &Arc<Shared>, reporter: &ResultReporter, tasks: &TaskT
             drop(guard);
         }
         OrphanPolicy::Adopt => {
+            // `/kill` of its job reaches the adopted execution like one a job thread runs (tracked before
+            // the log says it is resumed).
+            let resumed = label(&metadata, &shared.keys.job_id)
+                .and_then(|job_id| i32::try_from(job_id).ok())
+                .map(|job_id| reporter.track_resumed(JobId(job_id)));
             log.line(&format!("executor restarted; resuming {}", target.describe()));
             tracing::info!(namespace = %target.namespace, name = %target.name, log_id, "janitor adopts orphan");
             let options = resumed_options(shared, &workload);
@@ -147,19 +153,38 @@ async fn consider(shared: &Arc<Shared>, reporter: &ResultReporter, tasks: &TaskT
             let reporter = reporter.clone();
             tasks.spawn(async move {
                 let _guard = guard;
-                let stop = shared.stop.clone();
-                let outcome =
-                    lifecycle::supervise(&shared, &target, &options, &log, &stop, || OnCancel::Detach).await;
-                if let Outcome::Verdict(verdict) = outcome {
-                    reporter.report(
-                        LogId(log_id),
-                        log_date_time,
-                        JobResult {
-                            code: verdict.code,
-                            msg: Some(verdict.message),
-                        },
-                    );
-                }
+                let killed = resumed
+                    .as_ref()
+                    .map_or_else(CancellationToken::new, |resumed| resumed.killed().clone());
+                // Stops supervision at shutdown (the object is left for the next start) or on a kill.
+                let stop = shared.stop.child_token();
+                let on_cancel = || {
+                    if killed.is_cancelled() {
+                        OnCancel::Delete
+                    } else {
+                        OnCancel::Detach
+                    }
+                };
+                let supervision = lifecycle::supervise(&shared, &target, &options, &log, &stop, on_cancel);
+                tokio::pin!(supervision);
+                let outcome = tokio::select! {
+                    outcome = &mut supervision => outcome,
+                    () = killed.cancelled() => {
+                        stop.cancel();
+                        supervision.await
+                    }
+                };
+                let result = match outcome {
+                    Outcome::Verdict(verdict) => JobResult {
+                        code: verdict.code,
+                        msg: Some(verdict.message),
+                    },
+                    Outcome::Cancelled if killed.is_cancelled() => {
+                        JobResult::fail(ResumedExecution::killed_message())
+                    }
+                    Outcome::Cancelled => return,
+                };
+                reporter.report(LogId(log_id), log_date_time, result);
             });
         }
     }

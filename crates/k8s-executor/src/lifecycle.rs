@@ -213,6 +213,13 @@ pub(crate) async fn supervise(
                     return Outcome::Verdict(verdict);
                 }
                 Observation::Finished(verdict) => {
+                    if target.kind == Kind::Job {
+                        // A Job's own status can arrive before the last updates of its pods; read them once
+                        // so the output of pods that ran to their end unseen is collected too.
+                        if let Some(pods) = job_pods(shared, target).await {
+                            followers.sync(target, &pods);
+                        }
+                    }
                     followers.finish_all();
                     followers
                         .join(config.log_drain_timeout + config.api_timeout)
@@ -290,6 +297,31 @@ async fn exists(shared: &Shared, target: &Target) -> Result<bool, ApiError> {
         Kind::Job => bounded(limit, jobs(shared, &target.namespace).get_opt(&target.name))
             .await
             .map(|job| job.is_some()),
+    }
+}
+
+/// The pods of a Job execution as they are now, read from the API; `None` when they cannot be listed.
+async fn job_pods(shared: &Shared, target: &Target) -> Option<Snapshot> {
+    let selector = format!("{}={}", shared.keys.log_id, target.log_id);
+    let listed = bounded(
+        shared.settings.config.api_timeout,
+        pods(shared, &target.namespace).list(&ListParams::default().labels(&selector)),
+    )
+    .await;
+    match listed {
+        Ok(list) => Some(Snapshot {
+            pods: list
+                .items
+                .into_iter()
+                .filter_map(|pod| Some((pod.metadata.name.clone()?, pod)))
+                .collect(),
+            job: None,
+            synced: true,
+        }),
+        Err(error) => {
+            tracing::warn!(namespace = %target.namespace, name = %target.name, %error, "cannot list the job's pods");
+            None
+        }
     }
 }
 

@@ -198,8 +198,12 @@ pub fn normalise(
             if pod_spec.restart_policy.as_deref() != Some("OnFailure") {
                 pod_spec.restart_policy = Some("Never".to_owned());
             }
-            // The admin's fail-retry is the retry mechanism, so Kubernetes retries only when asked for.
-            spec.backoff_limit.get_or_insert(0);
+            // The admin's fail-retry is the retry mechanism, so Kubernetes retries only when asked for. A
+            // per-index limit passes through untouched: a job-wide limit of 0 would end an Indexed Job at its
+            // first failed index, so the Kubernetes default (no job-wide limit) is left to apply.
+            if spec.backoff_limit_per_index.is_none() {
+                spec.backoff_limit.get_or_insert(0);
+            }
             spec.ttl_seconds_after_finished
                 .get_or_insert(i32::try_from(config.job_ttl_after_finished.as_secs()).unwrap_or(i32::MAX));
             spec.active_deadline_seconds = tighter_deadline(spec.active_deadline_seconds, backstop);

@@ -78,7 +78,7 @@ fn deeper_upstream_names_are_found_too() {
 fn file_errors_are_one_line_naming_the_key() {
     check_file_error(
         "prot = 1\n",
-        "line 1: unknown field `prot`, expected one of `listen`, `port`, `data_dir`, `database_url`, `database_pool_size`, `time_zone`, `access_token`, `insecure_no_token`, `trigger_timeout`, `trigger_pool_fast_max`, `trigger_pool_slow_max`, `trigger_queue_capacity`, `schedule_batch_size`, `schedule_pre_read`, `registry_beat_interval`, `registry_dead_timeout`, `lost_result_interval`, `lost_result_timeout`, `fail_monitor_interval`, `log_retention_days`, `language`, `admin_address`, `executor_generation`, `shutdown_grace`, `mail_host`, `mail_port`, `mail_username`, `mail_password`, `mail_from`, `mail_starttls`, `kubernetes_executor`",
+        "line 1: unknown field `prot`, expected one of `listen`, `port`, `data_dir`, `database_url`, `database_pool_size`, `time_zone`, `access_token`, `insecure_no_token`, `trigger_timeout`, `trigger_pool_fast_max`, `trigger_pool_slow_max`, `trigger_queue_capacity`, `schedule_batch_size`, `schedule_pre_read`, `registry_beat_interval`, `registry_dead_timeout`, `lost_result_interval`, `lost_result_timeout`, `fail_monitor_interval`, `log_retention_days`, `language`, `admin_address`, `executor_generation`, `shutdown_grace`, `mail_host`, `mail_port`, `mail_username`, `mail_password`, `mail_from`, `mail_starttls`, `kubernetes`",
     );
     check_file_error(
         "port = 1\ntime_zone = \"Mars/Base\"\n",

@@ -91,3 +91,79 @@ async fn invalid_settings_and_a_taken_port_stop_start_up() {
     assert_eq!(error.to_string(), format!("listening on {}", first.addr()));
     first.shutdown().await;
 }
+
+/// An extension: its group is created once, its routes answer on the admin's listener from the start, it
+/// sees the bound address, and at shutdown it is stopped while the admin still answers.
+#[tokio::test]
+async fn extensions_get_their_group_routes_and_stop_first() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::routing::get;
+    use xjob_admin::model::AddressType;
+    use xjob_admin::{Background, Extension, ExtensionGroup, Mounted};
+
+    fn extension(seen: Arc<Mutex<Vec<String>>>) -> Extension {
+        Extension::new("echo part", move |context| async move {
+            seen.lock().unwrap().push(context.admin_address.clone());
+            let admin = context.admin_address.clone();
+            let router = axum::Router::new().route("/echo-part/ping", get(|| async { "pong" }));
+            let stop = Background::new("echo part", async move {
+                // The admin's own endpoints still answer while extensions stop.
+                let status = reqwest::get(format!("{admin}healthz"))
+                    .await
+                    .map(|r| r.status().as_u16());
+                seen.lock()
+                    .unwrap()
+                    .push(format!("stopped with healthz {status:?}"));
+            });
+            Ok(Mounted { router, stop })
+        })
+        .with_executor_group(ExtensionGroup {
+            app_name: "echo-part-executor".to_owned(),
+            title: "Echo".to_owned(),
+        })
+    }
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let home = tempfile::tempdir().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    for round in 0..2 {
+        let admin = Admin::start_with(config(home.path()), vec![extension(Arc::clone(&seen))])
+            .await
+            .unwrap();
+        let groups = admin.context().store.groups().await.unwrap();
+        let ours: Vec<_> = groups
+            .iter()
+            .filter(|group| group.app_name == "echo-part-executor")
+            .collect();
+        assert_eq!(ours.len(), 1, "created once, round {round}");
+        assert_eq!(
+            (
+                ours[0].name.as_str(),
+                ours[0].address_type,
+                ours[0].access_token.as_deref()
+            ),
+            ("Echo", AddressType::Automatic, Some("app-test-token"))
+        );
+        let pong = reqwest::get(format!("http://{}/echo-part/ping", admin.addr()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(pong, "pong");
+        let address = admin.context().admin_address.clone();
+        admin.shutdown().await;
+        assert_eq!(
+            seen.lock().unwrap().drain(..).collect::<Vec<_>>(),
+            [address, "stopped with healthz Ok(200)".to_owned()]
+        );
+    }
+
+    // An extension that fails to start stops start-up with its error, and nothing is left listening.
+    let failing = Extension::new("broken part", |_| async { anyhow::bail!("no cluster") });
+    let error = Admin::start_with(config(home.path()), vec![failing])
+        .await
+        .unwrap_err();
+    assert_eq!(format!("{error:#}"), "starting the broken part: no cluster");
+}

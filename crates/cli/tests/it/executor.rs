@@ -19,7 +19,7 @@ const TOKEN: &str = "it-token";
 const BINARY: &str = env!("CARGO_BIN_EXE_xjob");
 
 /// The binary with only `PATH` from this environment, plus `env`.
-fn executor(logs: &Path, env: &[(&str, &str)], flags: &[&str]) -> Command {
+pub(crate) fn executor(logs: &Path, env: &[(&str, &str)], flags: &[&str]) -> Command {
     let mut command = Command::new(BINARY);
     command
         .arg("executor")
@@ -50,7 +50,7 @@ async fn fails(logs: &Path, env: &[(&str, &str)], flags: &[&str]) -> (i32, Strin
 }
 
 /// Waits for the first registration and returns `(AppName, address)`.
-async fn registration(admin: &StandinAdmin) -> (String, String) {
+pub(crate) async fn registration(admin: &StandinAdmin) -> (String, String) {
     let registered = wait_until(Duration::from_secs(20), || async {
         !admin.registrations().is_empty()
     });

@@ -7,6 +7,7 @@ mod admin;
 mod cron_batch;
 mod cron_next;
 mod executor;
+mod kubernetes;
 
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};

@@ -246,6 +246,13 @@ fn restart_backoff_ttl_deadline_and_token() {
         "/spec/backoffLimitPerIndex",
         "0",
     );
+    check(
+        &job("  completionMode: Indexed\n  backoffLimitPerIndex: 0\n", ""),
+        0,
+        "",
+        "/spec/backoffLimit",
+        "<absent>",
+    );
 }
 
 #[test]

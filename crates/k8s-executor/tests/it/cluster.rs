@@ -1,6 +1,6 @@
-//! The real-cluster mode: when `XJOB_TEST_KUBECONFIG` names a kubeconfig, a busybox pod runs through the
-//! executor on that cluster (success with its output copied, then a failing exit code). Otherwise one line
-//! says it is skipped.
+//! The real-cluster mode: when `K8S_E2E_KUBECONFIG` (or the older `XJOB_TEST_KUBECONFIG`) names a kubeconfig,
+//! a busybox pod runs through the executor on that cluster (success with its output copied, then a failing
+//! exit code). Otherwise one line says it is skipped.
 
 use std::time::Duration;
 
@@ -15,8 +15,11 @@ use crate::rig::{APP, TOKEN, executor_config, log_file, trigger};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busybox_pods_on_a_real_cluster() {
-    let Some(kubeconfig) = std::env::var_os("XJOB_TEST_KUBECONFIG") else {
-        eprintln!("skipping real-cluster test: XJOB_TEST_KUBECONFIG not set");
+    let Some(kubeconfig) = ["K8S_E2E_KUBECONFIG", "XJOB_TEST_KUBECONFIG"]
+        .into_iter()
+        .find_map(|name| std::env::var_os(name).filter(|value| !value.is_empty()))
+    else {
+        eprintln!("skipping real-cluster test: K8S_E2E_KUBECONFIG not set");
         return;
     };
     let config = KubernetesConfig {

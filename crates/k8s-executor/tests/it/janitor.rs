@@ -1,5 +1,6 @@
 //! The janitor: orphans after a crash are adopted (log continued without duplicates, one result) or deleted
-//! and reported; objects kept by the cleanup policy go after their retention.
+//! and reported; a kill reaches an adopted execution; objects kept by the cleanup policy go after their
+//! retention.
 
 use std::time::Duration;
 
@@ -89,6 +90,48 @@ async fn restart_adopts_the_running_pod_and_continues_its_log() {
         1,
         "one result"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_reaches_an_adopted_execution() {
+    let config = "orphan_grace = 0\njanitor_interval = \"300ms\"\nkill_grace_period = 1";
+    let mut rig = Rig::start(config).await;
+    rig.stop_executor().await;
+    let log_id = next_log_id();
+    let job_id = 31;
+    let script = "echo up; sleep 300";
+    let request = trigger(job_id, log_id, &pod("killme", script), json!({}));
+    crash_mid_run(&rig, &request, "up").await;
+
+    rig.start_executor().await;
+    assert!(
+        wait_until(WAIT, || async {
+            rig.log_text(&request)
+                .contains("executor restarted; resuming pod")
+        })
+        .await,
+        "the orphan was not adopted"
+    );
+    let reply = rig.admin.kill(&rig.address(), job_id).await;
+    assert_eq!(reply.code(), 200);
+    assert_eq!(
+        reply.json["data"],
+        serde_json::Value::Null,
+        "the kill must find the adopted execution"
+    );
+    let result = rig.result(log_id).await;
+    assert_eq!(
+        (result.handle_code, result.handle_msg.as_deref()),
+        (500, Some("scheduling center kill job. [job running, killed]"))
+    );
+    assert!(
+        rig.wait_no_pod(&format!("killme-{log_id}")).await,
+        "pod not deleted"
+    );
+
+    // Nothing is tracked any more: a second kill finds no execution.
+    let again = rig.admin.kill(&rig.address(), job_id).await;
+    assert_eq!(again.json["data"], "job thread already killed.");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

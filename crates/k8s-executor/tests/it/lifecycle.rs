@@ -238,3 +238,33 @@ async fn bad_manifests_fail_before_any_api_call() {
         .collect();
     assert!(writes.is_empty(), "unexpected API writes: {writes:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexed_job_with_a_failing_index_lists_it_and_prefixes_logs_by_index() {
+    let rig = Rig::start("").await;
+    let log_id = next_log_id();
+    let manifest = format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: indexed}}\nspec:\n  completionMode: Indexed\n  completions: 4\n  parallelism: 2\n  backoffLimitPerIndex: 0\n  template:\n    spec:\n      containers:\n      - name: main\n        image: busybox\n        command: [sh, -c, {}]\n",
+        serde_json::to_string(
+            "echo index $JOB_COMPLETION_INDEX of $XXL_JOB_SHARD_TOTAL; if [ \"$JOB_COMPLETION_INDEX\" = 2 ]; then exit 1; fi"
+        )
+        .unwrap()
+    );
+    let request = trigger(1, log_id, &manifest, json!({}));
+    rig.trigger(&request).await;
+    let result = rig.result(log_id).await;
+    assert_eq!(result.handle_code, 500, "{:?}", result.handle_msg);
+    let msg = result.handle_msg.unwrap_or_default();
+    assert!(
+        msg.starts_with(&format!("job default/indexed-{log_id} failed: "))
+            && msg.ends_with("; failed indexes 2"),
+        "{msg}"
+    );
+
+    // Every index ran once (the failing one is not retried) and its output carries its index.
+    let log = rig.log_text(&request);
+    for index in 0..4 {
+        let line = format!("[{index}] index {index} of 1");
+        assert_eq!(log.lines().filter(|l| *l == line).count(), 1, "{line} in {log}");
+    }
+}

@@ -1,6 +1,6 @@
 //! A Kubernetes executor wired like the ready executor: the SDK executor with `kubernetesJobHandler`, a
-//! stand-in admin receiving callbacks, and the Kubernetes API stand-in (or, when `XJOB_TEST_KUBECONFIG`
-//! names a kubeconfig, that cluster).
+//! stand-in admin receiving callbacks, and the Kubernetes API stand-in (the real-cluster run, switched on by
+//! `K8S_E2E_KUBECONFIG`, is the `cluster` module).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
