@@ -73,8 +73,9 @@ impl Store {
             .ok_or_else(|| StoreError::corrupt("xxl_job_log", "id", "insert returned no id"))
     }
 
-    /// Creates many "in progress" log rows, one multi-row INSERT per 1000; the ids come back in the
-    /// order of `logs`.
+    /// Creates many "in progress" log rows in one transaction, in multi-row INSERTs of a few fixed sizes
+    /// (see [`statement_size`]) so that each statement stays prepared; the ids come back in the order of
+    /// `logs`.
     ///
     /// Ids are read back per engine: PostgreSQL and SQLite return them (sorted, since one INSERT assigns
     /// ids in VALUES order); MySQL reports the first id of a statement, and the rest follow it when
@@ -88,7 +89,10 @@ impl Store {
         };
         on_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
-            for chunk in logs.chunks(per_statement) {
+            let mut rest = logs;
+            while !rest.is_empty() {
+                let (chunk, tail) = rest.split_at(statement_size(rest.len(), per_statement));
+                rest = tail;
                 let sql = self.dialect.sql(format!(
                     "INSERT INTO xxl_job_log (job_group, job_id, trigger_time, trigger_code, handle_code) VALUES {}{}",
                     vec!["(?, ?, ?, 0, 0)"; chunk.len()].join(", "),
@@ -611,10 +615,25 @@ impl Store {
     }
 }
 
+/// The rows of the next statement when `remaining` rows are left to write, at most `max`: the largest
+/// power of four (1, 4, 16, 64, 256) that fits, or `max` itself. A batch of any length is written with
+/// statements of these few shapes, which stay prepared, instead of one statement of a new shape per
+/// batch length, which would be parsed and planned afresh each time.
+pub(crate) fn statement_size(remaining: usize, max: usize) -> usize {
+    if remaining >= max {
+        return max.max(1);
+    }
+    let mut size = 1;
+    while size * 4 <= remaining && size < 256 {
+        size *= 4;
+    }
+    size
+}
+
 /// `chunk` (1 to `max` items) followed by copies of its last item up to the next length of 1, 4, 16, 64,
 /// 256 or `max`, so statements built per chunk come in a few fixed sizes that stay prepared. Repeating
 /// an item changes nothing in an `IN` list, and a repeated `CASE` branch is never reached.
-fn padded<T>(chunk: &[T], max: usize) -> Vec<&T> {
+pub(crate) fn padded<T>(chunk: &[T], max: usize) -> Vec<&T> {
     let mut size = 1;
     while size < chunk.len() {
         size *= 4;
@@ -632,5 +651,32 @@ pub(crate) fn truncate_chars(text: &str, max_chars: usize) -> &str {
     match text.char_indices().nth(max_chars) {
         Some((end, _)) => &text[..end],
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_come_in_a_few_sizes_that_cover_every_batch() {
+        let mut shapes = std::collections::BTreeSet::new();
+        for total in 0..=2500 {
+            let (mut remaining, mut statements) = (total, 0);
+            while remaining > 0 {
+                let size = statement_size(remaining, INSERT_BATCH);
+                assert!((1..=remaining).contains(&size), "{size} of {remaining}");
+                shapes.insert(size);
+                remaining -= size;
+                statements += 1;
+            }
+            assert!(
+                statements <= total / INSERT_BATCH + 16,
+                "{total} rows in {statements} statements"
+            );
+        }
+        assert_eq!(shapes.into_iter().collect::<Vec<_>>(), [1, 4, 16, 64, 256, 1000]);
+        // One row per statement where ids must be read back one by one.
+        assert_eq!(statement_size(50, 1), 1);
     }
 }
