@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // A bench binary: setup failures abort, results go to stdout.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -20,52 +22,35 @@ use axum::routing::post;
 use chrono::Utc;
 use xjob_admin::complete::{Completer, ResultWriter, ResultWriterOptions};
 use xjob_admin::executor_api::{ExecutorApiConfig, ExecutorApiState, router};
-use xjob_admin::model::{JobGroupId, JobId, LogHandle, LogId, NewJobLog};
+use xjob_admin::model::{LogHandle, LogId};
 use xjob_admin::registry::GroupTokens;
-use xjob_admin::store::{Store, StoreOptions};
+use xjob_admin::store::Store;
 use xjob_admin::trigger::{ExecutorGenerations, TriggerQueue};
 use xjob_protocol::{CallbackBody, CallbackItem, Dialect, Generation};
-use xjob_test_support::db::{Engine, TestDatabase};
 
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
+use common::{seed_logs, setting};
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+    common::block_on(run());
 }
 
 async fn run() {
     let clients = setting("BENCH_CLIENTS", 64);
     let items = setting("BENCH_ITEMS", 10);
     let results = setting("BENCH_RESULTS", 40_000);
-    let database = TestDatabase::create(Engine::Sqlite).await;
-    let store = Store::open(&StoreOptions {
-        url: database.url().to_owned(),
-        time_zone: chrono_tz::UTC,
-        max_connections: None,
-    })
-    .await
-    .unwrap();
+    let (_database, store) = common::sqlite_store().await;
     let _ = rustls::crypto::ring::default_provider().install_default();
     println!("SQLite, {clients} clients, {items} results per callback, {results} results per run");
 
     // Baseline first, so the batched run does not profit from a warmer file.
-    let baseline_logs = seed(&store, results).await;
+    let baseline_logs = seed_logs(&store, results).await;
     let baseline_router = Router::new()
         .route("/api/callback", post(per_row_callback))
         .with_state(store.clone());
     let (baseline_rate, _) = drive(baseline_router, &baseline_logs, clients, items).await;
     check_completed(&store, &baseline_logs).await;
 
-    let batched_logs = seed(&store, results).await;
+    let batched_logs = seed_logs(&store, results).await;
     let (queue, _receiver) = TriggerQueue::bounded(1024);
     let (sender, writer) = ResultWriter::start(
         Completer::new(store.clone(), queue),
@@ -108,17 +93,6 @@ async fn per_row_callback(State(store): State<Store>, body: Bytes) -> String {
         store.complete_log(item.log_id, &handle).await.unwrap();
     }
     r#"{"code":200,"msg":"Success","data":null,"success":true}"#.to_owned()
-}
-
-async fn seed(store: &Store, count: usize) -> Vec<LogId> {
-    let logs: Vec<NewJobLog> = (0..count)
-        .map(|_| NewJobLog {
-            job_group: JobGroupId(1),
-            job_id: JobId(1),
-            trigger_time: Utc::now(),
-        })
-        .collect();
-    store.insert_logs(&logs).await.unwrap()
 }
 
 /// Serves `app` on loopback and sends results for every log in `logs` from `clients` tasks; returns results

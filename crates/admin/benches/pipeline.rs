@@ -8,66 +8,47 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // A bench binary: setup failures abort, results go to stdout.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use tokio::task::JoinSet;
-use xjob_admin::model::{
-    AddressType, AppName, BlockStrategy, Glue, GlueType, JobId, JobSettings, Lenient, LogId, LogStatus,
-    MisfireStrategy, NewJobGroup, RetryPolicy, RouteStrategy, Schedule,
-};
+use xjob_admin::model::{AddressType, JobId, LogId, LogStatus, Schedule};
 use xjob_admin::route::Router;
-use xjob_admin::store::{LogFilter, NewJob, Page, Store, StoreOptions};
+use xjob_admin::store::{LogFilter, Page, Store};
 use xjob_admin::trigger::message::MessageStyle;
 use xjob_admin::trigger::{
     ClientOptions, ExecutorClient, ExecutorGenerations, ExecutorTarget, Pipeline, PipelineDeps,
     PipelineLimits, TriggerQueue, TriggerRequest, TriggerType,
 };
-use xjob_executor::{Executor, ExecutorConfig, JobContext, JobResult};
-use xjob_protocol::{Generation, TriggerRequest as RunRequest};
+use xjob_protocol::Generation;
 use xjob_test_support::StandinAdmin;
-use xjob_test_support::db::{Engine, TestDatabase};
+
+use common::{bench_job, run_request, seed_group, seed_jobs};
 
 const TOKEN: &str = "bench-t0ken";
 const APP: &str = "bench-app";
-const JOBS: i32 = 200;
+const JOBS: usize = 200;
 const TRIGGERS: usize = 20_000;
 const ROUNDS: usize = 3;
 /// Executor calls in flight, for the pipeline and the baseline alike.
 const CONCURRENCY: usize = 256;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+    common::block_on(run());
 }
 
 async fn run() {
     let admin = StandinAdmin::start(Generation::G3, Some(TOKEN), APP).await;
     let logs = tempfile::tempdir().unwrap();
-    let mut config = ExecutorConfig::new(APP, vec![admin.base_url()], Some(TOKEN.to_owned()));
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.log_path = logs.path().to_owned();
-    let executor = Executor::builder(config)
-        .handler_fn("noop", |_context: JobContext| async { JobResult::success() })
-        .start()
-        .await
-        .unwrap();
+    let executor = common::noop_executor(admin.base_url(), APP, TOKEN, logs.path()).await;
     let address = executor.address().to_owned();
 
-    let database = TestDatabase::create(Engine::Sqlite).await;
-    let store = Store::open(&StoreOptions {
-        url: database.url().to_owned(),
-        time_zone: chrono_tz::UTC,
-        max_connections: None,
-    })
-    .await
-    .unwrap();
-    let jobs = seed(&store, &address).await;
+    let (_database, store) = common::sqlite_store().await;
+    let group = seed_group(&store, APP, AddressType::Manual, Some(&address), Some(TOKEN)).await;
+    let jobs = seed_jobs(&store, JOBS, |index| bench_job(group, index, Schedule::none())).await;
     let client = ExecutorClient::new(&ClientOptions::default()).unwrap();
     let next_log = Arc::new(AtomicI64::new(1_000_000_000));
 
@@ -169,67 +150,4 @@ async fn accepted_rows(store: &Store) -> i64 {
         ..LogFilter::default()
     };
     store.logs_page(&filter, Page::first(1)).await.unwrap().total
-}
-
-async fn seed(store: &Store, address: &str) -> Vec<JobId> {
-    let now = Utc::now();
-    let group = store
-        .insert_group(
-            &NewJobGroup {
-                app_name: AppName::new(APP).unwrap(),
-                name: "bench".into(),
-                address_type: AddressType::Manual,
-                address_list: Some(address.to_owned()),
-                access_token: Some(TOKEN.into()),
-            },
-            now,
-        )
-        .await
-        .unwrap();
-    let mut jobs = Vec::new();
-    for index in 0..JOBS {
-        let job = NewJob {
-            group,
-            settings: JobSettings {
-                name: format!("bench {index}"),
-                author: None,
-                alarm_email: None,
-                schedule: Schedule::none(),
-                misfire_strategy: Lenient::Known(MisfireStrategy::DoNothing),
-                route_strategy: Some(Lenient::Known(RouteStrategy::First)),
-                handler: Some("noop".into()),
-                param: Some(String::new()),
-                block_strategy: Some(Lenient::Known(BlockStrategy::SerialExecution)),
-                timeout_seconds: 0,
-                retry: RetryPolicy::default(),
-                child_job_id: None,
-                time_zone: None,
-            },
-            glue: Glue {
-                glue_type: Lenient::Known(GlueType::Bean),
-                source: None,
-                remark: None,
-                update_time: None,
-            },
-        };
-        jobs.push(store.insert_job(&job, now).await.unwrap());
-    }
-    jobs
-}
-
-fn run_request(job_id: JobId, log_id: LogId) -> RunRequest {
-    RunRequest {
-        job_id,
-        executor_handler: Some("noop".into()),
-        executor_params: Some(String::new()),
-        executor_block_strategy: Some(Lenient::Known(BlockStrategy::SerialExecution)),
-        executor_timeout: 0,
-        log_id,
-        log_date_time: Utc::now().timestamp_millis(),
-        glue_type: Some(Lenient::Known(GlueType::Bean)),
-        glue_source: None,
-        glue_updatetime: 0,
-        broadcast_index: 0,
-        broadcast_total: 1,
-    }
 }

@@ -11,42 +11,26 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // A bench binary: setup failures abort, results go to stdout.
 
+mod common;
+
 use std::time::Instant;
 
 use chrono::Utc;
-use xjob_admin::model::{JobGroupId, JobId, LogHandle, LogId, LogTrigger, NewJobLog};
-use xjob_admin::store::{Store, StoreOptions};
-use xjob_test_support::db::{Engine, TestDatabase};
+use xjob_admin::model::{LogHandle, LogId, LogTrigger};
 
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
+use common::{seed_logs, setting};
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+    common::block_on(run());
 }
 
 async fn run() {
     let rows = setting("BENCH_ROWS", 20_000);
     let baseline_rows = setting("BENCH_BASELINE_ROWS", 2_000);
-    let database = TestDatabase::create(Engine::Sqlite).await;
-    let store = Store::open(&StoreOptions {
-        url: database.url().to_owned(),
-        time_zone: chrono_tz::UTC,
-        max_connections: None,
-    })
-    .await
-    .unwrap();
+    let (_database, store) = common::sqlite_store().await;
     println!("SQLite, {rows} rows per batched run, {baseline_rows} per baseline");
 
-    let logs = seed(&store, baseline_rows).await;
+    let logs = seed_logs(&store, baseline_rows).await;
     let per_row_trigger = rate(logs.len(), async {
         for id in &logs {
             assert!(store.update_log_trigger(*id, &trigger()).await.unwrap());
@@ -60,7 +44,7 @@ async fn run() {
     })
     .await;
 
-    let logs = seed(&store, rows).await;
+    let logs = seed_logs(&store, rows).await;
     let updates: Vec<(LogId, LogTrigger)> = logs.iter().map(|id| (*id, trigger())).collect();
     let batched_trigger = rate(logs.len(), async {
         for chunk in updates.chunks(2000) {
@@ -103,17 +87,6 @@ async fn rate(count: usize, work: impl Future<Output = ()>) -> f64 {
     let started = Instant::now();
     work.await;
     count as f64 / started.elapsed().as_secs_f64()
-}
-
-async fn seed(store: &Store, count: usize) -> Vec<LogId> {
-    let logs: Vec<NewJobLog> = (0..count)
-        .map(|index| NewJobLog {
-            job_group: JobGroupId(1),
-            job_id: JobId(1 + (index % 100) as i32),
-            trigger_time: Utc::now(),
-        })
-        .collect();
-    store.insert_logs(&logs).await.unwrap()
 }
 
 fn trigger() -> LogTrigger {

@@ -10,18 +10,17 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // A bench binary: setup failures abort, results go to stdout.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
 
-use chrono::Utc;
+use std::time::Duration;
+
 use tokio::sync::mpsc;
-use xjob_admin::model::{
-    BlockStrategy, Glue, GlueType, JobGroupId, JobId, JobSettings, Lenient, MisfireStrategy, RetryPolicy,
-    RouteStrategy, Schedule, TriggerStatus,
-};
+use xjob_admin::model::{JobGroupId, JobId, Schedule, TriggerStatus};
 use xjob_admin::schedule::{Scheduler, SchedulerOptions};
-use xjob_admin::store::{NewJob, ScheduleUpdate, Store, StoreOptions};
+use xjob_admin::store::{ScheduleUpdate, Store};
 use xjob_admin::trigger::{TriggerQueue, TriggerRequest, TriggerType};
-use xjob_test_support::db::{Engine, TestDatabase};
+
+use common::{FAR_FUTURE_MS, bench_job, percentile, seed_jobs, start_jobs, summary, wall_micros};
 
 const JOBS: usize = 10_000;
 const ROUNDS: usize = 3;
@@ -29,23 +28,18 @@ const ROUNDS: usize = 3;
 const QUEUE: usize = 2 * JOBS;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+    common::block_on(run());
 }
 
 async fn run() {
-    let database = TestDatabase::create(Engine::Sqlite).await;
-    let store = Store::open(&StoreOptions {
-        url: database.url().to_owned(),
-        time_zone: chrono_tz::UTC,
-        max_connections: None,
+    let (_database, store) = common::sqlite_store().await;
+    // Hourly: after the fire under test, the next one is far outside every window.
+    let ids = seed_jobs(&store, JOBS, |index| {
+        bench_job(JobGroupId(1), index, Schedule::fix_rate(3600).unwrap())
     })
-    .await
-    .unwrap();
-    let ids = seed(&store).await;
+    .await;
+    // Running, so each round's update makes them due.
+    start_jobs(&store, &ids, |_| FAR_FUTURE_MS).await;
 
     let mut baseline = Vec::new();
     let mut scheduled = Vec::new();
@@ -78,40 +72,6 @@ async fn run() {
         longest.as_secs_f64() * 1000.0
     );
     store.close().await;
-}
-
-/// Inserts the jobs (stopped) and returns their ids.
-async fn seed(store: &Store) -> Vec<JobId> {
-    let job = NewJob {
-        group: JobGroupId(1),
-        settings: JobSettings {
-            name: "bench".into(),
-            author: None,
-            alarm_email: None,
-            // Hourly: after the fire under test, the next one is far outside every window.
-            schedule: Schedule::fix_rate(3600).unwrap(),
-            misfire_strategy: Lenient::Known(MisfireStrategy::DoNothing),
-            route_strategy: Some(Lenient::Known(RouteStrategy::First)),
-            handler: Some("bench".into()),
-            param: None,
-            block_strategy: Some(Lenient::Known(BlockStrategy::SerialExecution)),
-            timeout_seconds: 0,
-            retry: RetryPolicy::default(),
-            child_job_id: None,
-            time_zone: None,
-        },
-        glue: Glue {
-            glue_type: Lenient::Known(GlueType::Bean),
-            source: None,
-            remark: None,
-            update_time: None,
-        },
-    };
-    let mut ids = Vec::with_capacity(JOBS);
-    for _ in 0..JOBS {
-        ids.push(store.insert_job(&job, Utc::now()).await.unwrap());
-    }
-    ids
 }
 
 /// Makes every job due at one whole second a few seconds ahead, starts a scheduler, collects the skew of
@@ -175,28 +135,4 @@ async fn bare_timers() -> Vec<i64> {
         .await
         .expect("all baseline fires within 30 s")
         .unwrap()
-}
-
-fn wall_micros() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64
-}
-
-/// `p50 / p99 / max` in milliseconds of sorted or unsorted microsecond skews.
-fn summary(skews: &[i64]) -> String {
-    let mut sorted = skews.to_vec();
-    sorted.sort_unstable();
-    format!(
-        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(&sorted, 0.50) as f64 / 1000.0,
-        percentile(&sorted, 0.99) as f64 / 1000.0,
-        sorted.last().copied().unwrap_or_default() as f64 / 1000.0
-    )
-}
-
-fn percentile(sorted: &[i64], fraction: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let index = ((sorted.len() as f64 * fraction).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index]
 }

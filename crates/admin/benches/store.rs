@@ -10,15 +10,18 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // A bench binary: setup failures abort, results go to stdout.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use xjob_admin::model::{
-    BlockStrategy, Glue, GlueType, JobGroupId, JobId, JobSettings, Lenient, LogHandle, LogId,
-    MisfireStrategy, NewJobLog, RetryPolicy, RouteStrategy, Schedule, ScheduleState, TriggerStatus,
+    JobGroupId, JobId, Lenient, LogHandle, LogId, NewJobLog, RouteStrategy, Schedule, TriggerStatus,
 };
-use xjob_admin::store::{NewJob, ScheduleUpdate, Store, StoreOptions};
+use xjob_admin::store::{NewJob, ScheduleUpdate, Store};
 use xjob_test_support::db::{Engine, TestDatabase};
+
+use common::{bench_job, seed_jobs, start_jobs};
 
 const JOBS: usize = 10_000;
 const LOGS: usize = 10_000;
@@ -27,26 +30,16 @@ const BASELINE_ROWS: usize = 2_000;
 const ROUNDS: usize = 3;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run());
+    common::block_on(run());
 }
 
 async fn run() {
     let sqlite = TestDatabase::create(Engine::Sqlite).await;
     let url = std::env::var("XJOB_BENCH_URL").unwrap_or_else(|_| sqlite.url().to_owned());
-    let store = Store::open(&StoreOptions {
-        url: url.clone(),
-        time_zone: chrono_tz::UTC,
-        max_connections: None,
-    })
-    .await
-    .unwrap();
+    let store = common::open(&url).await;
     println!("engine: {:?}", store.engine());
 
-    let ids = seed_jobs(&store).await;
+    let ids = seed_started_jobs(&store).await;
     analyze(&url).await;
     let (scan_rate, batched_rate) = scan_and_update(&store, ids.len()).await;
     let per_row_rate = per_row_updates(&store, &ids[..BASELINE_ROWS]).await;
@@ -86,17 +79,10 @@ async fn analyze(url: &str) {
     }
 }
 
-async fn seed_jobs(store: &Store) -> Vec<JobId> {
-    let mut ids = Vec::with_capacity(JOBS);
-    let now = Utc::now();
-    for index in 0..JOBS {
-        let id = store.insert_job(&job(index), now).await.unwrap();
-        store
-            .set_job_state(id, ScheduleState::started(index as i64), now)
-            .await
-            .unwrap();
-        ids.push(id);
-    }
+/// Inserts the jobs and starts each, due at its index (ms).
+async fn seed_started_jobs(store: &Store) -> Vec<JobId> {
+    let ids = seed_jobs(store, JOBS, job).await;
+    start_jobs(store, &ids, |index| index as i64).await;
     ids
 }
 
@@ -190,29 +176,9 @@ async fn callbacks(store: &Store, ids: &[LogId]) -> f64 {
     ids.len() as f64 / started.elapsed().as_secs_f64()
 }
 
+/// A job due every five seconds, routed round-robin.
 fn job(index: usize) -> NewJob {
-    NewJob {
-        group: JobGroupId(1),
-        settings: JobSettings {
-            name: format!("bench job {index}"),
-            author: Some("bench".into()),
-            alarm_email: None,
-            schedule: Schedule::cron("0/5 * * * * ?"),
-            misfire_strategy: Lenient::Known(MisfireStrategy::DoNothing),
-            route_strategy: Some(Lenient::Known(RouteStrategy::Round)),
-            handler: Some("demoJobHandler".into()),
-            param: Some(String::new()),
-            block_strategy: Some(Lenient::Known(BlockStrategy::SerialExecution)),
-            timeout_seconds: 0,
-            retry: RetryPolicy::default(),
-            child_job_id: None,
-            time_zone: None,
-        },
-        glue: Glue {
-            glue_type: Lenient::Known(GlueType::Bean),
-            source: None,
-            remark: None,
-            update_time: None,
-        },
-    }
+    let mut job = bench_job(JobGroupId(1), index, Schedule::cron("0/5 * * * * ?"));
+    job.settings.route_strategy = Some(Lenient::Known(RouteStrategy::Round));
+    job
 }

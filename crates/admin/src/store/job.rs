@@ -8,7 +8,11 @@ use xjob_protocol::{JobId, Lenient};
 use crate::model::{Glue, Job, JobGroupId, JobSettings, RetryPolicy, Schedule, ScheduleState, TriggerStatus};
 use crate::store::dialect::contains_pattern;
 use crate::store::group::narrow_id;
+use crate::store::log::padded;
 use crate::store::{Page, Paged, Param, Result, Store, StoreError, insert_id, on_pool, time};
+
+/// Ids per `IN (…)` list when reading many jobs at once.
+const READ_BATCH: usize = 1000;
 
 pub(crate) const COLUMNS: &str = "id, job_group, {job_name} AS name, author, alarm_email, schedule_type, schedule_conf, \
      misfire_strategy, executor_route_strategy, executor_handler, executor_param, executor_block_strategy, \
@@ -221,17 +225,25 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = self.dialect.sql(format!(
-            "SELECT {COLUMNS} FROM xxl_job_info WHERE id IN ({}) ORDER BY id",
-            placeholders(ids.len())
-        ));
-        let rows: Vec<JobRow> = on_pool!(self, |pool| {
-            let mut query = sqlx::query_as(&sql);
-            for id in ids {
-                query = query.bind(id.0);
-            }
-            query.fetch_all(pool).await?
-        });
+        let mut rows: Vec<JobRow> = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(READ_BATCH) {
+            // A few list lengths only, so each statement is prepared once per connection.
+            let chunk = padded(chunk, READ_BATCH);
+            let sql = self.dialect.sql(format!(
+                "SELECT {COLUMNS} FROM xxl_job_info WHERE id IN ({})",
+                placeholders(chunk.len())
+            ));
+            let found: Vec<JobRow> = on_pool!(self, |pool| {
+                let mut query = sqlx::query_as(&sql);
+                for id in &chunk {
+                    query = query.bind(id.0);
+                }
+                query.fetch_all(pool).await?
+            });
+            rows.extend(found);
+        }
+        rows.sort_unstable_by_key(|row| row.id);
+        rows.dedup_by_key(|row| row.id);
         rows.into_iter().map(|row| self.job_from_row(row)).collect()
     }
 

@@ -7,6 +7,7 @@ use xjob_protocol::{JobId, LogId};
 use crate::model::{
     AlarmStatus, ClearType, JobGroupId, JobLog, LogCounts, LogHandle, LogStatus, LogTrigger, NewJobLog,
 };
+use crate::store::dialect::Engine;
 use crate::store::job::placeholders;
 use crate::store::{Page, Paged, Param, Result, Store, StoreError, bind_params, insert_id, on_pool, time};
 
@@ -23,6 +24,9 @@ pub const HANDLE_MSG_MAX_CHARS: usize = 15_000;
 /// Results per UPDATE of [`Store::complete_logs`] (eleven parameters each, well below every engine's
 /// limit).
 const COMPLETE_BATCH: usize = 500;
+
+/// Rows per joined UPDATE on SQLite (eight parameters each).
+const JOINED_UPDATE_BATCH: usize = 256;
 
 /// Ids per `IN (…)` list when reading many logs at once.
 const READ_BATCH: usize = 1000;
@@ -73,8 +77,9 @@ impl Store {
             .ok_or_else(|| StoreError::corrupt("xxl_job_log", "id", "insert returned no id"))
     }
 
-    /// Creates many "in progress" log rows, one multi-row INSERT per 1000; the ids come back in the
-    /// order of `logs`.
+    /// Creates many "in progress" log rows in one transaction, in multi-row INSERTs of a few fixed sizes
+    /// (see [`statement_size`]) so that each statement stays prepared; the ids come back in the order of
+    /// `logs`.
     ///
     /// Ids are read back per engine: PostgreSQL and SQLite return them (sorted, since one INSERT assigns
     /// ids in VALUES order); MySQL reports the first id of a statement, and the rest follow it when
@@ -88,7 +93,10 @@ impl Store {
         };
         on_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
-            for chunk in logs.chunks(per_statement) {
+            let mut rest = logs;
+            while !rest.is_empty() {
+                let (chunk, tail) = rest.split_at(statement_size(rest.len(), per_statement));
+                rest = tail;
                 let sql = self.dialect.sql(format!(
                     "INSERT INTO xxl_job_log (job_group, job_id, trigger_time, trigger_code, handle_code) VALUES {}{}",
                     vec!["(?, ?, ?, 0, 0)"; chunk.len()].join(", "),
@@ -139,12 +147,16 @@ impl Store {
         Ok(updated > 0)
     }
 
-    /// Writes the trigger step's result of many logs in one transaction, the same statement as
-    /// [`Store::update_log_trigger`] once per row; returns how many rows existed. One commit for a
-    /// batch is what makes thousands of triggers a second affordable on SQLite.
+    /// Writes the trigger step's result of many logs in one transaction; returns how many rows existed.
+    /// One commit for a batch is what makes thousands of triggers a second affordable on SQLite, where
+    /// the rows are also written a few hundred per statement; MySQL and PostgreSQL run the statement of
+    /// [`Store::update_log_trigger`] once per row.
     pub async fn update_log_triggers(&self, updates: &[(LogId, LogTrigger)]) -> Result<u64> {
         if updates.is_empty() {
             return Ok(0);
+        }
+        if self.dialect.engine == Engine::Sqlite {
+            return self.update_log_triggers_joined(updates).await;
         }
         let sql = self.dialect.sql(
             "UPDATE xxl_job_log SET executor_address = ?, executor_handler = ?, executor_param = ?, \
@@ -189,6 +201,44 @@ impl Store {
             .await?
             .rows_affected());
         Ok(updated > 0)
+    }
+
+    /// SQLite's [`Store::update_log_triggers`]: the batch in a few statements of fixed sizes (see
+    /// [`statement_size`]), each joining a `VALUES` list to the table by primary key (`UPDATE … FROM`).
+    /// SQLite runs every statement on the connection's worker thread, so a statement per row costs a
+    /// hand-off to that thread and back per row; this costs one per statement.
+    async fn update_log_triggers_joined(&self, updates: &[(LogId, LogTrigger)]) -> Result<u64> {
+        let mut updated = 0;
+        on_pool!(self, |pool| {
+            let mut transaction = pool.begin().await?;
+            let mut rest = updates;
+            while !rest.is_empty() {
+                let (chunk, tail) = rest.split_at(statement_size(rest.len(), JOINED_UPDATE_BATCH));
+                rest = tail;
+                let sql = format!(
+                    "UPDATE xxl_job_log SET executor_address = v.column2, executor_handler = v.column3, \
+                     executor_param = v.column4, executor_sharding_param = v.column5, \
+                     executor_fail_retry_count = v.column6, trigger_code = v.column7, trigger_msg = v.column8 \
+                     FROM (VALUES {}) AS v WHERE xxl_job_log.id = v.column1",
+                    vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+                );
+                let mut query = sqlx::query(&sql);
+                for (id, trigger) in chunk {
+                    query = query
+                        .bind(id.0)
+                        .bind(&trigger.executor_address)
+                        .bind(&trigger.executor_handler)
+                        .bind(&trigger.executor_param)
+                        .bind(&trigger.executor_sharding_param)
+                        .bind(trigger.executor_fail_retry_count)
+                        .bind(trigger.code)
+                        .bind(&trigger.msg);
+                }
+                updated += query.execute(&mut *transaction).await?.rows_affected();
+            }
+            transaction.commit().await?;
+        });
+        Ok(updated)
     }
 
     /// Records many execution results in one transaction, each under [`Store::complete_log`]'s rule: only a
@@ -611,10 +661,25 @@ impl Store {
     }
 }
 
+/// The rows of the next statement when `remaining` rows are left to write, at most `max`: the largest
+/// power of four (1, 4, 16, 64, 256) that fits, or `max` itself. A batch of any length is written with
+/// statements of these few shapes, which stay prepared, instead of one statement of a new shape per
+/// batch length, which would be parsed and planned afresh each time.
+pub(crate) fn statement_size(remaining: usize, max: usize) -> usize {
+    if remaining >= max {
+        return max.max(1);
+    }
+    let mut size = 1;
+    while size * 4 <= remaining && size < 256 {
+        size *= 4;
+    }
+    size
+}
+
 /// `chunk` (1 to `max` items) followed by copies of its last item up to the next length of 1, 4, 16, 64,
 /// 256 or `max`, so statements built per chunk come in a few fixed sizes that stay prepared. Repeating
 /// an item changes nothing in an `IN` list, and a repeated `CASE` branch is never reached.
-fn padded<T>(chunk: &[T], max: usize) -> Vec<&T> {
+pub(crate) fn padded<T>(chunk: &[T], max: usize) -> Vec<&T> {
     let mut size = 1;
     while size < chunk.len() {
         size *= 4;
@@ -632,5 +697,32 @@ pub(crate) fn truncate_chars(text: &str, max_chars: usize) -> &str {
     match text.char_indices().nth(max_chars) {
         Some((end, _)) => &text[..end],
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_come_in_a_few_sizes_that_cover_every_batch() {
+        let mut shapes = std::collections::BTreeSet::new();
+        for total in 0..=2500 {
+            let (mut remaining, mut statements) = (total, 0);
+            while remaining > 0 {
+                let size = statement_size(remaining, INSERT_BATCH);
+                assert!((1..=remaining).contains(&size), "{size} of {remaining}");
+                shapes.insert(size);
+                remaining -= size;
+                statements += 1;
+            }
+            assert!(
+                statements <= total / INSERT_BATCH + 16,
+                "{total} rows in {statements} statements"
+            );
+        }
+        assert_eq!(shapes.into_iter().collect::<Vec<_>>(), [1, 4, 16, 64, 256, 1000]);
+        // One row per statement where ids must be read back one by one.
+        assert_eq!(statement_size(50, 1), 1);
     }
 }

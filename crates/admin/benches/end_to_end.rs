@@ -1,0 +1,586 @@
+//! The whole admin, end to end, on SQLite: a complete [`Admin`] (data directory in a temporary directory,
+//! port 0, access token) and a no-op executor on loopback that registers with it, answers `/run` at once
+//! and reports results by batched callbacks.
+//!
+//! * **Throughput**: triggers enter through the trigger queue every trigger source uses (scheduler, job
+//!   API, retries, child jobs); the rate is log rows with their result (`handle_code`) recorded per second,
+//!   from the first submission until the last row is complete. The baseline, measured in the same run and
+//!   with the same executor kind, is raw round trips without the admin: `/run` calls straight from the
+//!   admin's executor client (as many in flight as the admin's trigger pool) to an executor whose callbacks
+//!   go to a stand-in that only counts them.
+//! * **Fire-time skew**: 10 000 jobs due in the same second, fired by the admin's own scheduler. Recorded
+//!   per fire: the trigger time the admin writes into the log row and sends as `logDateTime`, and the
+//!   arrival of `/run` at the executor, each minus the planned second; plus the time until the last of
+//!   them has its result. The scheduler's own skew (planned time to the trigger queue, against bare tokio
+//!   timers) is the `scheduler` bench.
+//!
+//! Two executors are measured: the SDK (`xjob-executor`) with a no-op handler, which writes a log file per
+//! execution as in production, and a minimal axum executor written for this bench that keeps nothing but
+//! the results it owes (one sender, batches of at most 50, as the SDK sends them).
+//!
+//! Run with `cargo bench -p xjob-admin --bench end_to_end`. `BENCH_TRIGGERS` (default 50 000) triggers per
+//! round, `BENCH_ROUNDS` (default 2) rounds, `BENCH_SKEW_JOBS` (default 10 000) jobs in the skew run.
+//! Every wait is bounded by [`TIME_LIMIT`].
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // A bench binary: setup failures abort, results go to stdout.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::routing::post;
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+use xjob_admin::config::{AdminConfig, Secret};
+use xjob_admin::model::{AddressType, JobGroupId, JobId, LogId, LogStatus, Schedule, TriggerStatus};
+use xjob_admin::registry::{GroupTokens, RegistryMonitor, RegistryOptions};
+use xjob_admin::store::{LogFilter, Page, ScheduleUpdate, Store};
+use xjob_admin::trigger::{ClientOptions, ExecutorClient, ExecutorTarget, TriggerRequest, TriggerType};
+use xjob_admin::{Admin, AdminHandle};
+use xjob_executor::ExecutorHandle;
+use xjob_protocol::{
+    ACCESS_TOKEN_HEADER, APP_NAME_HEADER, CallbackBody, CallbackItem, Dialect, Envelope, ExecutorEndpoint,
+    Generation, REQUEST_CONTENT_TYPE, RegistryRequest, Side, TriggerRequest as RunRequest,
+};
+use xjob_test_support::wait_until;
+
+use common::{
+    FAR_FUTURE_MS, bench_job, load_average, run_request, seed_group, seed_jobs, start_jobs, summary,
+    wall_micros,
+};
+
+const TOKEN: &str = "bench-t0ken";
+const APP: &str = "bench-app";
+/// Jobs the throughput triggers cycle over.
+const JOBS: usize = 1000;
+/// Triggers before the measured rounds: connections, executor job threads, SQLite pages.
+const WARM_UP: usize = 5000;
+/// The admin's default trigger pool (`trigger_pool_fast_max`); the baseline keeps as many calls in flight.
+const IN_FLIGHT: usize = 300;
+/// Results per callback at most, as the SDK sends them.
+const CALLBACK_BATCH: usize = 50;
+/// The bound of every wait.
+const TIME_LIMIT: Duration = Duration::from_secs(120);
+
+fn main() {
+    common::block_on(run());
+}
+
+async fn run() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let triggers = common::setting("BENCH_TRIGGERS", 50_000);
+    let rounds = common::setting("BENCH_ROUNDS", 2).max(1);
+    let skew_jobs = common::setting("BENCH_SKEW_JOBS", 10_000);
+    println!(
+        "SQLite, {triggers} triggers per round over {JOBS} jobs, best of {rounds}; load average {}",
+        load_average()
+    );
+
+    let mut rows = Vec::new();
+    let kinds = if triggers > 0 {
+        &[Kind::Sdk, Kind::Minimal][..]
+    } else {
+        &[]
+    };
+    for &kind in kinds {
+        let baseline = Baseline::start(kind).await;
+        let (admin, _) = AdminRig::start(kind, JOBS, Schedule::none(), false).await;
+        baseline.round(WARM_UP).await;
+        admin.round(WARM_UP).await;
+        let (mut baseline_rates, mut admin_rates) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            baseline_rates.push(baseline.round(triggers).await);
+            admin_rates.push(admin.round(triggers).await);
+        }
+        println!(
+            "{}: baseline {baseline_rates:.0?}/s, admin {admin_rates:.0?}/s",
+            kind.name()
+        );
+        rows.push((kind, best(&baseline_rates), best(&admin_rates)));
+        admin.stop().await;
+        baseline.stop().await;
+    }
+    println!("| executor | raw /run + callback (baseline) | admin end to end | admin / baseline |");
+    println!("|---|---:|---:|---:|");
+    for (kind, baseline, admin) in rows {
+        println!(
+            "| {} | {baseline:.0}/s | {admin:.0}/s | {:.2} |",
+            kind.name(),
+            admin / baseline
+        );
+    }
+
+    let skew = skew_run(skew_jobs).await;
+    println!("{skew_jobs} jobs due in the same second, fired by the admin's scheduler (minimal executor):");
+    println!(
+        "  trigger time written to the log row - planned: {}",
+        summary(&skew.trigger)
+    );
+    println!(
+        "  /run arrival at the executor - planned:         {}",
+        summary(&skew.arrival)
+    );
+    println!(
+        "  last result recorded:                          {:.0} ms after the planned second",
+        skew.completed_micros as f64 / 1000.0
+    );
+    println!("load average at the end: {}", load_average());
+}
+
+fn best(rates: &[f64]) -> f64 {
+    rates.iter().copied().fold(0.0, f64::max)
+}
+
+/// Which no-op executor runs the jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// The SDK with a no-op handler: a job thread per job, a log file per execution.
+    Sdk,
+    /// [`MinimalExecutor`].
+    Minimal,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Sdk => "SDK executor, no-op handler",
+            Kind::Minimal => "minimal axum executor (bench only)",
+        }
+    }
+
+    async fn start(self, admin: String, logs: &std::path::Path) -> Running {
+        match self {
+            Kind::Sdk => Running::Sdk(common::noop_executor(admin, APP, TOKEN, logs).await),
+            Kind::Minimal => Running::Minimal(MinimalExecutor::start(admin, None).await),
+        }
+    }
+}
+
+enum Running {
+    Sdk(ExecutorHandle),
+    Minimal(MinimalExecutor),
+}
+
+impl Running {
+    fn address(&self) -> &str {
+        match self {
+            Running::Sdk(executor) => executor.address(),
+            Running::Minimal(executor) => &executor.address,
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Running::Sdk(executor) => executor.shutdown().await,
+            Running::Minimal(executor) => executor.stop(),
+        }
+    }
+}
+
+/// A complete admin with one automatic group, its jobs, and one executor registered in the group.
+struct AdminRig {
+    admin: AdminHandle,
+    executor: Running,
+    store: Store,
+    jobs: Vec<JobId>,
+    _home: tempfile::TempDir,
+}
+
+impl AdminRig {
+    /// Seeds the group and `jobs` jobs before start (the registry monitor loads group tokens as it starts),
+    /// starts the admin and the executor, and waits until the group lists the executor's address.
+    async fn start(kind: Kind, jobs: usize, schedule: Schedule, record: bool) -> (AdminRig, Recorder) {
+        let scheduled = schedule != Schedule::none();
+        let home = tempfile::tempdir().unwrap();
+        let config = AdminConfig {
+            port: 0,
+            data_dir: Some(home.path().join("data")),
+            access_token: Some(Secret::from(TOKEN.to_owned())),
+            ..AdminConfig::default()
+        };
+        let store = xjob_admin::app::open_store(&config).await.unwrap();
+        let group = seed_group(&store, APP, AddressType::Automatic, None, Some(TOKEN)).await;
+        let jobs = seed_jobs(&store, jobs, |index| bench_job(group, index, schedule.clone())).await;
+        if scheduled {
+            start_jobs(&store, &jobs, |_| FAR_FUTURE_MS).await;
+        }
+        store.close().await;
+
+        let admin = Admin::start(config).await.unwrap();
+        let base = format!("http://{}", admin.addr());
+        let recorder = Recorder::default();
+        let executor = match (kind, record) {
+            (Kind::Minimal, true) => {
+                Running::Minimal(MinimalExecutor::start(base, Some(recorder.clone())).await)
+            }
+            _ => kind.start(base, &home.path().join("executor-logs")).await,
+        };
+        let store = admin.context().store.clone();
+        // The group learns registered addresses at the registry monitor's next pass; run passes now.
+        let monitor = RegistryMonitor::new(
+            store.clone(),
+            admin.context().generations.clone(),
+            GroupTokens::new(),
+            RegistryOptions::default(),
+        );
+        let address = executor.address().to_owned();
+        let listed = wait_until(Duration::from_secs(10), || {
+            let (monitor, store, address) = (monitor.clone(), store.clone(), address.clone());
+            async move {
+                monitor.pass(Utc::now()).await.unwrap();
+                group_lists(&store, group, &address).await
+            }
+        })
+        .await;
+        assert!(listed, "the executor registered and its group lists it");
+        let rig = AdminRig {
+            admin,
+            executor,
+            store,
+            jobs,
+            _home: home,
+        };
+        (rig, recorder)
+    }
+
+    /// Submits `count` manual triggers and returns completed rows per second.
+    async fn round(&self, count: usize) -> f64 {
+        let before = completed(&self.store).await;
+        let started = Instant::now();
+        let queue = self.admin.context().triggers.clone();
+        let jobs = self.jobs.clone();
+        let submitter = tokio::spawn(async move {
+            for index in 0..count {
+                let request = TriggerRequest::new(jobs[index % jobs.len()], TriggerType::Manual);
+                queue.submit(request).await.unwrap();
+            }
+        });
+        let done = wait_until(TIME_LIMIT, || async {
+            completed(&self.store).await >= before + count as i64
+        })
+        .await;
+        let elapsed = started.elapsed();
+        submitter.await.unwrap();
+        assert!(done, "{count} triggers completed within {TIME_LIMIT:?}");
+        assert_eq!(failed(&self.store).await, 0, "no trigger or execution failed");
+        count as f64 / elapsed.as_secs_f64()
+    }
+
+    async fn stop(self) {
+        self.executor.stop().await;
+        self.admin.shutdown().await;
+    }
+}
+
+async fn group_lists(store: &Store, group: JobGroupId, address: &str) -> bool {
+    let group = store.group(group).await.unwrap().unwrap();
+    group.addresses().contains(&address)
+}
+
+/// Log rows with a successful result.
+async fn completed(store: &Store) -> i64 {
+    count(store, LogStatus::Success).await
+}
+
+async fn failed(store: &Store) -> i64 {
+    count(store, LogStatus::Failed).await
+}
+
+async fn count(store: &Store, status: LogStatus) -> i64 {
+    let filter = LogFilter {
+        status,
+        ..LogFilter::default()
+    };
+    store.logs_page(&filter, Page::first(1)).await.unwrap().total
+}
+
+/// Raw round trips without the admin: the admin's executor client calls `/run`, the executor's
+/// callbacks go to a [`CountingAdmin`].
+struct Baseline {
+    counter: CountingAdmin,
+    executor: Running,
+    client: ExecutorClient,
+    next_log: Arc<AtomicUsize>,
+    _logs: tempfile::TempDir,
+}
+
+impl Baseline {
+    async fn start(kind: Kind) -> Baseline {
+        let counter = CountingAdmin::start().await;
+        let logs = tempfile::tempdir().unwrap();
+        let executor = kind.start(counter.base.clone(), logs.path()).await;
+        Baseline {
+            counter,
+            executor,
+            client: ExecutorClient::new(&ClientOptions::default()).unwrap(),
+            next_log: Arc::new(AtomicUsize::new(1)),
+            _logs: logs,
+        }
+    }
+
+    /// `count` triggers, [`IN_FLIGHT`] at a time; results counted per second.
+    async fn round(&self, count: usize) -> f64 {
+        let before = self.counter.results.load(Ordering::Relaxed);
+        let started = Instant::now();
+        let mut callers = JoinSet::new();
+        for caller in 0..IN_FLIGHT {
+            let calls = count / IN_FLIGHT + usize::from(caller < count % IN_FLIGHT);
+            let (client, next_log) = (self.client.clone(), Arc::clone(&self.next_log));
+            let address = self.executor.address().to_owned();
+            callers.spawn(async move {
+                let target = ExecutorTarget {
+                    address: &address,
+                    generation: Generation::G3,
+                    access_token: Some(TOKEN),
+                    app_name: Some(APP),
+                };
+                for call in 0..calls {
+                    let job = JobId(1 + ((caller + call * IN_FLIGHT) % JOBS) as i32);
+                    let log = LogId(next_log.fetch_add(1, Ordering::Relaxed) as i64);
+                    let reply = client.trigger(&target, &run_request(job, log)).await.unwrap();
+                    assert_eq!(reply.code, 200, "{:?}", reply.msg);
+                }
+            });
+        }
+        while let Some(done) = callers.join_next().await {
+            done.unwrap();
+        }
+        let counted = wait_until(TIME_LIMIT, || async {
+            self.counter.results.load(Ordering::Relaxed) >= before + count
+        })
+        .await;
+        assert!(counted, "{count} results called back within {TIME_LIMIT:?}");
+        count as f64 / started.elapsed().as_secs_f64()
+    }
+
+    async fn stop(self) {
+        self.executor.stop().await;
+        self.counter.server.abort();
+    }
+}
+
+/// An admin stand-in that accepts registrations and callbacks of any generation and only counts results.
+struct CountingAdmin {
+    base: String,
+    results: Arc<AtomicUsize>,
+    server: JoinHandle<()>,
+}
+
+impl CountingAdmin {
+    async fn start() -> CountingAdmin {
+        let results = Arc::new(AtomicUsize::new(0));
+        let app = axum::Router::new()
+            .route("/api/registry", post(|| async { success() }))
+            .route("/api/registryRemove", post(|| async { success() }))
+            .route("/api/callback", post(count_callback))
+            .with_state(Arc::clone(&results));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        CountingAdmin {
+            base,
+            results,
+            server,
+        }
+    }
+}
+
+/// Counts the items of a callback body in either shape: a bare array (G1, G2) or `callbackList` (G3).
+async fn count_callback(
+    State(results): State<Arc<AtomicUsize>>,
+    body: Bytes,
+) -> ([(&'static str, &'static str); 1], String) {
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let items = match &value {
+        serde_json::Value::Array(items) => items.len(),
+        other => other["callbackList"].as_array().map_or(0, Vec::len),
+    };
+    results.fetch_add(items, Ordering::Relaxed);
+    success()
+}
+
+fn success() -> ([(&'static str, &'static str); 1], String) {
+    let envelope = Envelope::<String>::success();
+    (
+        [(CONTENT_TYPE.as_str(), "application/json")],
+        serde_json::to_string(&envelope.encode(Side::Admin, Dialect::G3)).unwrap(),
+    )
+}
+
+/// What the minimal executor saw of each `/run`: `logDateTime` (ms) and the arrival (µs), by wall clock.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<(i64, i64)>>>);
+
+/// A bench-only G3 executor: registers once, answers `/run` at once with success, and one task sends the
+/// results back in batches of at most [`CALLBACK_BATCH`]. No job threads, no log files.
+struct MinimalExecutor {
+    address: String,
+    server: JoinHandle<()>,
+    sender: JoinHandle<()>,
+}
+
+#[derive(Clone)]
+struct MinimalState {
+    results: mpsc::UnboundedSender<CallbackItem>,
+    recorder: Option<Recorder>,
+    reply: Bytes,
+}
+
+impl MinimalExecutor {
+    async fn start(admin: String, recorder: Option<Recorder>) -> MinimalExecutor {
+        let (results, receiver) = mpsc::unbounded_channel();
+        let reply =
+            serde_json::to_vec(&Envelope::<String>::success().encode(Side::Executor, Dialect::G3)).unwrap();
+        let state = MinimalState {
+            results,
+            recorder,
+            reply: Bytes::from(reply),
+        };
+        let app = axum::Router::new()
+            .route(ExecutorEndpoint::Trigger.path(Generation::G3), post(minimal_run))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}/", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let registry = post_json(
+            &http,
+            &format!("{admin}/api/registry"),
+            serde_json::to_vec(&RegistryRequest::executor(APP, address.clone())).unwrap(),
+        )
+        .await;
+        assert!(registry, "the admin accepted the registration");
+        let sender = tokio::spawn(send_results(http, format!("{admin}/api/callback"), receiver));
+        MinimalExecutor {
+            address,
+            server,
+            sender,
+        }
+    }
+
+    fn stop(self) {
+        self.server.abort();
+        self.sender.abort();
+    }
+}
+
+async fn minimal_run(
+    State(state): State<MinimalState>,
+    body: Bytes,
+) -> ([(&'static str, &'static str); 1], Bytes) {
+    let arrival = wall_micros();
+    let request: RunRequest = serde_json::from_slice(&body).unwrap();
+    if let Some(recorder) = &state.recorder {
+        recorder.0.lock().unwrap().push((request.log_date_time, arrival));
+    }
+    let _ = state.results.send(CallbackItem {
+        log_id: request.log_id,
+        log_date_time: request.log_date_time,
+        handle_code: 200,
+        handle_msg: None,
+    });
+    ([(CONTENT_TYPE.as_str(), "application/json")], state.reply.clone())
+}
+
+/// Sends queued results, whatever has queued up to [`CALLBACK_BATCH`] per request, one request at a time;
+/// a refused batch is sent again (a bench admin does not refuse, so the retries are bounded).
+async fn send_results(
+    http: reqwest::Client,
+    url: String,
+    mut receiver: mpsc::UnboundedReceiver<CallbackItem>,
+) {
+    let mut batch = Vec::with_capacity(CALLBACK_BATCH);
+    while receiver.recv_many(&mut batch, CALLBACK_BATCH).await > 0 {
+        let body = serde_json::to_vec(
+            &CallbackBody::new(Generation::G3, std::mem::take(&mut batch)).encode(Dialect::G3),
+        )
+        .unwrap();
+        let mut sent = false;
+        for _ in 0..50 {
+            if post_json(&http, &url, body.clone()).await {
+                sent = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(sent, "the admin accepted a callback");
+    }
+}
+
+/// Posts a JSON body with the executor's headers; whether the admin answered with success.
+async fn post_json(http: &reqwest::Client, url: &str, body: Vec<u8>) -> bool {
+    let Ok(response) = http
+        .post(url)
+        .header(CONTENT_TYPE, REQUEST_CONTENT_TYPE)
+        .header(APP_NAME_HEADER, APP)
+        .header(ACCESS_TOKEN_HEADER, TOKEN)
+        .body(body)
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Ok(bytes) = response.bytes().await else {
+        return false;
+    };
+    serde_json::from_slice::<Envelope<serde_json::Value>>(&bytes).is_ok_and(|envelope| envelope.is_success())
+}
+
+struct Skew {
+    trigger: Vec<i64>,
+    arrival: Vec<i64>,
+    completed_micros: i64,
+}
+
+/// Makes `jobs` jobs due at one whole second a few seconds ahead and waits for every result.
+async fn skew_run(jobs: usize) -> Skew {
+    let (rig, recorder) = AdminRig::start(Kind::Minimal, jobs, Schedule::fix_rate(3600).unwrap(), true).await;
+    let planned_ms = (wall_micros() / 1_000_000 + 8) * 1000;
+    let updates: Vec<ScheduleUpdate> = rig
+        .jobs
+        .iter()
+        .map(|id| ScheduleUpdate {
+            id: *id,
+            last_time: 0,
+            next_time: planned_ms,
+            status: TriggerStatus::Running,
+        })
+        .collect();
+    rig.store.update_schedules(&updates).await.unwrap();
+    let done = wait_until(TIME_LIMIT, || async {
+        completed(&rig.store).await >= jobs as i64
+    })
+    .await;
+    let completed_micros = wall_micros() - planned_ms * 1000;
+    assert!(
+        done,
+        "{jobs} scheduled fires completed within {TIME_LIMIT:?}: {} completed, {} failed, {} received",
+        completed(&rig.store).await,
+        failed(&rig.store).await,
+        recorder.0.lock().unwrap().len()
+    );
+    let seen = recorder.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), jobs, "every job fired once");
+    rig.stop().await;
+    Skew {
+        trigger: seen
+            .iter()
+            .map(|(trigger, _)| (trigger - planned_ms) * 1000)
+            .collect(),
+        arrival: seen
+            .iter()
+            .map(|(_, arrival)| arrival - planned_ms * 1000)
+            .collect(),
+        completed_micros,
+    }
+}
