@@ -134,7 +134,12 @@ impl Admin {
         let first_start = first_start::ensure_admin(&store)
             .await
             .context("creating the first administrator")?;
-        for group in extensions.iter().filter_map(|extension| extension.group.as_ref()) {
+        // Collected first: a borrow of `extensions` held across the awaits would make this future not `Send`.
+        let groups: Vec<ExtensionGroup> = extensions
+            .iter()
+            .filter_map(|extension| extension.group.clone())
+            .collect();
+        for group in &groups {
             ensure_group(&store, group, config.access_token()).await?;
         }
 
