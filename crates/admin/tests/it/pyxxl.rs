@@ -170,13 +170,15 @@ async fn against_pyxxl(admin: &AdminHandle, python: &std::path::Path) {
         let live = store.live_registries(Utc::now() - chrono::Duration::seconds(90));
         let registration = &registration;
         let address = address.as_str();
+        let generations = &context.generations;
         async move {
             let found = live
                 .await
                 .unwrap()
                 .into_iter()
                 .find(|row| row.key == APP_NAME && row.value == address);
-            let registered = found.is_some();
+            // The directory the pipeline reads is updated just after the row is written.
+            let registered = found.is_some() && generations.get(address) == Generation::G2;
             *registration.borrow_mut() = found;
             registered
         }
