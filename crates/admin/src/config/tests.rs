@@ -173,3 +173,28 @@ fn durations_and_generations_parse() {
     assert_eq!(parse_generation("G1"), Ok(Generation::G1));
     assert!(parse_generation("g4").is_err());
 }
+
+#[test]
+fn kubernetes_section_is_kept_and_the_older_switch_moves_into_it() {
+    let section = parse("[kubernetes]\nenabled = true\napp_name = \"k8s-jobs\"\n").kubernetes;
+    assert_eq!(section.get("enabled"), Some(&toml::Value::Boolean(true)));
+    assert_eq!(
+        section.get("app_name").and_then(toml::Value::as_str),
+        Some("k8s-jobs")
+    );
+    let moved = parse("kubernetes_executor = true\n[kubernetes]\nmode = \"kubeconfig\"\n").kubernetes;
+    assert_eq!(moved.get("enabled"), Some(&toml::Value::Boolean(true)));
+    assert_eq!(
+        moved.get("mode").and_then(toml::Value::as_str),
+        Some("kubeconfig")
+    );
+    assert_eq!(
+        AdminConfig::from_toml("kubernetes_executor = true\n[kubernetes]\nenabled = false\n"),
+        Err("`kubernetes_executor` and `kubernetes.enabled` name the same setting; keep one".to_owned())
+    );
+    assert_eq!(
+        AdminConfig::from_toml("kubernetes_executor = true\nkubernetes = 1\n"),
+        Err("`kubernetes` must be a table".to_owned())
+    );
+    assert!(AdminConfig::default().kubernetes.is_empty());
+}
