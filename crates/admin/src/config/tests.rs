@@ -225,3 +225,28 @@ fn background_timings_default_to_upstream_and_can_be_shortened() {
     assert_eq!(short.lost_result_timeout, Duration::from_secs(120));
     assert_eq!(short.fail_monitor_interval, Duration::from_secs(1));
 }
+
+#[test]
+fn kubernetes_section_is_kept_and_the_older_switch_moves_into_it() {
+    let section = parse("[kubernetes]\nenabled = true\napp_name = \"k8s-jobs\"\n").kubernetes;
+    assert_eq!(section.get("enabled"), Some(&toml::Value::Boolean(true)));
+    assert_eq!(
+        section.get("app_name").and_then(toml::Value::as_str),
+        Some("k8s-jobs")
+    );
+    let moved = parse("kubernetes_executor = true\n[kubernetes]\nmode = \"kubeconfig\"\n").kubernetes;
+    assert_eq!(moved.get("enabled"), Some(&toml::Value::Boolean(true)));
+    assert_eq!(
+        moved.get("mode").and_then(toml::Value::as_str),
+        Some("kubeconfig")
+    );
+    assert_eq!(
+        AdminConfig::from_toml("kubernetes_executor = true\n[kubernetes]\nenabled = false\n"),
+        Err("`kubernetes_executor` and `kubernetes.enabled` name the same setting; keep one".to_owned())
+    );
+    assert_eq!(
+        AdminConfig::from_toml("kubernetes_executor = true\nkubernetes = 1\n"),
+        Err("`kubernetes` must be a table".to_owned())
+    );
+    assert!(AdminConfig::default().kubernetes.is_empty());
+}

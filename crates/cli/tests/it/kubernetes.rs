@@ -358,3 +358,35 @@ async fn sigkilled_standalone_executor_leaves_the_pod_to_the_deadline_backstop()
     );
     standin.shutdown().await;
 }
+
+/// Bad `[kubernetes]` settings given as flags stop `xjob admin` with one line naming the key.
+#[tokio::test]
+async fn bad_kubernetes_settings_stop_the_admin_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |flags: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xjob"))
+            .arg("admin")
+            .args(flags)
+            .env_clear()
+            .env("XJOB_ADMIN_DATA_DIR", dir.path())
+            .env("XJOB_ADMIN_ACCESS_TOKEN", TOKEN)
+            .env("XJOB_ADMIN_KUBERNETES_EXECUTOR", "true")
+            .output()
+            .unwrap()
+    };
+    let output = run(&["--port", "0", "--kubernetes-path-prefix", "k8s"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "xjob: invalid setting `kubernetes.path_prefix`: \"k8s\" must start with '/'\n"
+    );
+    let output = run(&["--port", "0", "--kubernetes-mode", "sideways"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("xjob: invalid setting `kubernetes`: ")
+            && stderr.contains("sideways")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
