@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use xjob_k8s_standin::{AccessRule, Failure, Options, RequestMatch, Verb};
-use xjob_test_support::{next_log_id, wait_until};
+use xjob_test_support::wait_until;
 
-use crate::rig::{Rig, WAIT, pod, trigger};
+use crate::rig::{Rig, next_log_id, pod, trigger, wait};
 
 fn numbered(count: usize) -> String {
     format!("i=1; while [ $i -le {count} ]; do echo n-$i; i=$((i+1)); sleep 0.05; done")
@@ -15,10 +15,13 @@ fn numbered(count: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cut_log_stream_loses_and_repeats_no_line() {
+    if crate::rig::needs_standin("the cut log stream") {
+        return;
+    }
     let rig = Rig::start("").await;
     let log_id = next_log_id();
     let name = format!("cut-{log_id}");
-    rig.standin.cut_log_stream("default", &name, None, 5);
+    rig.standin().cut_log_stream("default", &name, None, 5);
     let request = trigger(1, log_id, &pod("cut", &numbered(20)), json!({}));
     rig.trigger(&request).await;
     let result = rig.result(log_id).await;
@@ -32,9 +35,12 @@ async fn cut_log_stream_loses_and_repeats_no_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_log_stream_is_drained_within_the_drain_timeout() {
+    if crate::rig::needs_standin("the held log stream") {
+        return;
+    }
     let rig = Rig::start("log_drain_timeout = 2").await;
     let log_id = next_log_id();
-    rig.standin
+    rig.standin()
         .hold_log_streams("default", &format!("held-{log_id}"), None);
     let request = trigger(1, log_id, &pod("held", "echo one; echo two"), json!({}));
     let started = Instant::now();
@@ -48,7 +54,7 @@ async fn held_log_stream_is_drained_within_the_drain_timeout() {
     );
     let log = rig.log_text(&request);
     assert_eq!(log.lines().filter(|l| *l == "two").count(), 1, "{log}");
-    rig.standin.release_log_streams();
+    rig.standin().release_log_streams();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,6 +86,9 @@ async fn invalid_utf8_and_long_lines_are_copied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_that_never_start() {
+    if crate::rig::needs_standin("images that never start") {
+        return;
+    }
     let rig = Rig::start("").await;
     let manifest = |image: &str| {
         format!(
@@ -126,9 +135,12 @@ async fn images_that_never_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_errors_at_create() {
+    if crate::rig::needs_standin("API errors at create") {
+        return;
+    }
     let rig = Rig::start("api_timeout = 5").await;
     // 429 once, then success: the client's retry carries the execution through.
-    rig.standin.fail_next(
+    rig.standin().fail_next(
         RequestMatch::verb(Verb::Create).on("pods"),
         1,
         Failure::code(429).retry_after(1),
@@ -140,7 +152,7 @@ async fn api_errors_at_create() {
     assert_eq!(result.handle_code, 200, "{:?}", result.handle_msg);
 
     // A server error is the execution's failure, worded with the object and the status.
-    rig.standin.fail_next(
+    rig.standin().fail_next(
         RequestMatch::verb(Verb::Create).on("pods"),
         1,
         Failure::code(500).message("etcd is sad"),
@@ -158,25 +170,29 @@ async fn api_errors_at_create() {
     );
 
     // Unreachable for longer than api_timeout: a clear failure, and nothing left behind.
-    rig.standin.set_unreachable(true);
+    rig.standin().set_unreachable(true);
     let log_id = next_log_id();
     rig.trigger(&trigger(3, log_id, &pod("gone", "true"), json!({})))
         .await;
     let result = rig.result(log_id).await;
-    rig.standin.set_unreachable(false);
+    rig.standin().set_unreachable(false);
     assert_eq!(result.handle_code, 500);
     assert!(result.handle_msg.unwrap().starts_with(&format!(
         "kubernetes API error creating pod default/gone-{log_id}: "
     )),);
-    assert!(!rig.pod_names().contains(&format!("gone-{log_id}")));
+    assert!(!rig.pod_names().await.contains(&format!("gone-{log_id}")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_log_permission_fails_triggers_with_the_rbac_text() {
+    if crate::rig::needs_standin("the missing log permission") {
+        return;
+    }
     let standin_options = Options::default();
     let mut rig = Rig::start_with(standin_options, "").await;
     rig.stop_executor().await;
-    rig.standin.set_access(AccessRule::new("get", "pods/log"), false);
+    rig.standin()
+        .set_access(AccessRule::new("get", "pods/log"), false);
     rig.start_executor().await;
     let missing = rig.kubernetes.as_ref().unwrap().missing_permissions().to_vec();
     assert_eq!(missing.len(), 1, "{missing:?}");
@@ -198,6 +214,9 @@ async fn missing_log_permission_fails_triggers_with_the_rbac_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_watch_mid_run_still_completes() {
+    if crate::rig::needs_standin("the expired watch") {
+        return;
+    }
     let rig = Rig::start("").await;
     let log_id = next_log_id();
     let request = trigger(
@@ -208,10 +227,10 @@ async fn expired_watch_mid_run_still_completes() {
     );
     rig.trigger(&request).await;
     assert!(
-        wait_until(WAIT, || async { rig.log_text(&request).contains("\na\n") }).await,
+        wait_until(wait(), || async { rig.log_text(&request).contains("\na\n") }).await,
         "pod never ran"
     );
-    rig.standin.expire_watches();
+    rig.standin().expire_watches();
     let result = rig.result(log_id).await;
     assert_eq!(result.handle_code, 500);
     assert!(result.handle_msg.unwrap().contains("exit 4"));

@@ -5,17 +5,16 @@
 use std::time::Duration;
 
 use serde_json::json;
-use xjob_k8s_standin::Resource;
-use xjob_test_support::{next_log_id, wait_until};
+use xjob_test_support::wait_until;
 
-use crate::rig::{Rig, WAIT, pod, settings, trigger};
+use crate::rig::{Rig, next_log_id, pod, trigger, wait};
 
 /// Runs an executor on its own runtime and then drops that runtime: every task of the executor ends at
 /// once without any shutdown step, as in a crash, while the pod keeps running.
 async fn crash_mid_run(rig: &Rig, request: &xjob_protocol::TriggerRequest, until_line: &str) {
-    let client = rig.standin.client().await.unwrap();
+    let client = rig.client();
     let admin_config = crate::rig::executor_config(&rig.admin, rig.logs.path());
-    let config = rig.config.clone();
+    let settings = rig.settings();
     let request = request.clone();
     let log_file = rig.log_file(&request);
     let address = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -26,7 +25,7 @@ async fn crash_mid_run(rig: &Rig, request: &xjob_protocol::TriggerRequest, until
         .unwrap();
     let started = address.clone();
     runtime.spawn(async move {
-        let kubernetes = xjob_k8s_executor::KubernetesExecutor::with_client(client, settings(&config)).await;
+        let kubernetes = xjob_k8s_executor::KubernetesExecutor::with_client(client, settings).await;
         let executor = xjob_executor::Executor::builder(admin_config)
             .handler_arc(xjob_k8s_executor::HANDLER_NAME, kubernetes.handler())
             .start()
@@ -37,7 +36,7 @@ async fn crash_mid_run(rig: &Rig, request: &xjob_protocol::TriggerRequest, until
         drop((executor, kubernetes));
     });
     assert!(
-        wait_until(WAIT, || async { !address.lock().unwrap().is_empty() }).await,
+        wait_until(wait(), || async { !address.lock().unwrap().is_empty() }).await,
         "crashing executor did not start"
     );
     let executor_address = address.lock().unwrap().clone();
@@ -45,7 +44,7 @@ async fn crash_mid_run(rig: &Rig, request: &xjob_protocol::TriggerRequest, until
     assert_eq!(reply.code(), 200);
     let until_line = until_line.to_owned();
     assert!(
-        wait_until(WAIT, || async {
+        wait_until(wait(), || async {
             let text = std::fs::read_to_string(&log_file).unwrap_or_default();
             text.lines().any(|line| line == until_line)
         })
@@ -67,7 +66,7 @@ async fn restart_adopts_the_running_pod_and_continues_its_log() {
     let request = trigger(1, log_id, &pod("adopted", script), json!({}));
     crash_mid_run(&rig, &request, "step-3").await;
     assert!(
-        rig.pod_names().contains(&format!("adopted-{log_id}")),
+        rig.pod_names().await.contains(&format!("adopted-{log_id}")),
         "pod should keep running"
     );
 
@@ -105,7 +104,7 @@ async fn kill_reaches_an_adopted_execution() {
 
     rig.start_executor().await;
     assert!(
-        wait_until(WAIT, || async {
+        wait_until(wait(), || async {
             rig.log_text(&request)
                 .contains("executor restarted; resuming pod")
         })
@@ -149,7 +148,13 @@ async fn restart_with_delete_policy_removes_the_orphan() {
         (result.handle_code, result.handle_msg.as_deref()),
         (
             500,
-            Some(format!("executor restarted; pod default/orphan-{log_id} removed by janitor").as_str())
+            Some(
+                format!(
+                    "executor restarted; pod {}/orphan-{log_id} removed by janitor",
+                    rig.namespace()
+                )
+                .as_str()
+            )
         )
     );
     assert!(rig.wait_no_pod(&format!("orphan-{log_id}")).await);
@@ -165,9 +170,12 @@ async fn kept_failure_is_removed_after_retention() {
     let result = rig.result(log_id).await;
     assert_eq!(result.handle_code, 500);
     let name = format!("kept-{log_id}");
-    let stored = rig.standin.object(Resource::Pods, "default", &name).unwrap();
+    let stored = rig.pod_json(&name).await.unwrap();
     assert!(stored["metadata"]["annotations"]["xxl-job/retain-until"].is_string());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(rig.pod_names().contains(&name), "removed before its retention");
+    assert!(
+        rig.pod_names().await.contains(&name),
+        "removed before its retention"
+    );
     assert!(rig.wait_no_pod(&name).await, "not removed after retention");
 }

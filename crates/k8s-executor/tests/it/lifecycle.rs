@@ -4,11 +4,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use xjob_k8s_standin::Resource;
 use xjob_protocol::{LogId, LogRequest};
-use xjob_test_support::{next_log_id, wait_until};
+use xjob_test_support::wait_until;
 
-use crate::rig::{Rig, WAIT, pod, trigger};
+use crate::rig::{Rig, next_log_id, pod, trigger, wait};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn success_copies_lines_live_and_removes_the_pod() {
@@ -21,7 +20,7 @@ async fn success_copies_lines_live_and_removes_the_pod() {
     // While the pod runs, the admin's /log already shows the first line but not yet the last.
     let name = format!("lines-{log_id}");
     let seen_live = std::sync::atomic::AtomicBool::new(false);
-    let live = wait_until(WAIT, || async {
+    let live = wait_until(wait(), || async {
         let page = rig
             .admin
             .log_page(
@@ -47,14 +46,17 @@ async fn success_copies_lines_live_and_removes_the_pod() {
     assert_eq!(result.handle_code, 200, "{:?}", result.handle_msg);
     let msg = result.handle_msg.unwrap();
     assert!(
-        msg.starts_with(&format!("pod default/{name} succeeded in ")),
+        msg.starts_with(&format!("pod {}/{name} succeeded in ", rig.namespace())),
         "{msg}"
     );
     let log = rig.log_text(&request);
     for line in ["line-1", "line-2", "line-3"] {
         assert_eq!(log.lines().filter(|l| *l == line).count(), 1, "{line} in {log}");
     }
-    assert!(log.contains(&format!("created pod default/{name}")), "{log}");
+    assert!(
+        log.contains(&format!("created pod {}/{name}", rig.namespace())),
+        "{log}"
+    );
     assert!(rig.wait_no_pod(&name).await, "pod not removed");
 }
 
@@ -62,14 +64,21 @@ async fn success_copies_lines_live_and_removes_the_pod() {
 async fn failure_reports_exit_code_and_termination_message() {
     let rig = Rig::start("").await;
     let log_id = next_log_id();
-    let script = "echo 'disk full' > \"$STANDIN_TERMINATION_MESSAGE_PATH\"; exit 3";
+    // The stand-in names its termination-message file; a real kubelet reads the default path.
+    let script = "echo 'disk full' > \"${STANDIN_TERMINATION_MESSAGE_PATH:-/dev/termination-log}\"; exit 3";
     rig.trigger(&trigger(1, log_id, &pod("fails", script), json!({})))
         .await;
     let result = rig.result(log_id).await;
     assert_eq!(result.handle_code, 500);
     assert_eq!(
         result.handle_msg.as_deref(),
-        Some(format!("pod default/fails-{log_id} failed: container main exit 3 (Error): disk full").as_str())
+        Some(
+            format!(
+                "pod {}/fails-{log_id} failed: container main exit 3 (Error): disk full",
+                rig.namespace()
+            )
+            .as_str()
+        )
     );
 }
 
@@ -84,7 +93,7 @@ async fn kill_and_timeout_delete_the_pod() {
     rig.trigger(&request).await;
     let queued = trigger(7, next_log_id(), &pod("queued", "true"), json!({}));
     assert!(
-        wait_until(WAIT, || async { rig.log_text(&request).contains("started") }).await,
+        wait_until(wait(), || async { rig.log_text(&request).contains("started") }).await,
         "pod never started"
     );
     rig.trigger(&queued).await;
@@ -141,8 +150,8 @@ async fn repeated_trigger_follows_the_same_pod() {
     let request = trigger(3, log_id, &pod("again", "sleep 1; echo done"), json!({}));
     rig.trigger(&request).await;
     assert!(
-        wait_until(WAIT, || async {
-            rig.pod_names().contains(&format!("again-{log_id}"))
+        wait_until(wait(), || async {
+            rig.pod_names().await.contains(&format!("again-{log_id}"))
         })
         .await,
         "pod not created"
@@ -154,13 +163,14 @@ async fn repeated_trigger_follows_the_same_pod() {
     rig.trigger(&request).await;
     let result = rig.result(log_id).await;
     assert_eq!(result.handle_code, 200, "{:?}", result.handle_msg);
-    let creates = rig
-        .standin
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.ends_with("/pods"))
-        .count();
-    assert_eq!(creates, 2, "two create calls, one answered 409");
+    if let Some(standin) = rig.standin_opt() {
+        let creates = standin
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/pods"))
+            .count();
+        assert_eq!(creates, 2, "two create calls, one answered 409");
+    }
     assert!(
         rig.log_text(&request)
             .contains("exists already for this execution")
@@ -188,10 +198,7 @@ async fn broadcast_runs_one_pod_per_shard_with_its_environment() {
     for (index, log_id) in log_ids.iter().enumerate() {
         let result = rig.result(*log_id).await;
         assert_eq!(result.handle_code, 200, "{:?}", result.handle_msg);
-        let stored = rig
-            .standin
-            .object(Resource::Pods, "default", &format!("shard-{log_id}"))
-            .unwrap();
+        let stored = rig.pod_json(&format!("shard-{log_id}")).await.unwrap();
         assert_eq!(
             stored["metadata"]["labels"]["xxl-job/shard-index"],
             index.to_string()
@@ -204,9 +211,12 @@ async fn broadcast_runs_one_pod_per_shard_with_its_environment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_manifests_fail_before_any_api_call() {
     let rig = Rig::start("").await;
-    // Let the start-up permission checks and the janitor's first listing finish, then watch for requests.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    rig.standin.clear_requests();
+    // Let the start-up permission checks and the janitor's first listing finish, then watch for requests
+    // (recorded by the stand-in only).
+    if let Some(standin) = rig.standin_opt() {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        standin.clear_requests();
+    }
     let cases = [
         (
             pod("x", "true").replace("image: busybox", "imag: busybox"),
@@ -230,13 +240,14 @@ async fn bad_manifests_fail_before_any_api_call() {
             (500, Some(expected))
         );
     }
-    let writes: Vec<_> = rig
-        .standin
-        .requests()
-        .into_iter()
-        .filter(|r| r.method != "GET")
-        .collect();
-    assert!(writes.is_empty(), "unexpected API writes: {writes:?}");
+    if let Some(standin) = rig.standin_opt() {
+        let writes: Vec<_> = standin
+            .requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .collect();
+        assert!(writes.is_empty(), "unexpected API writes: {writes:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,7 +267,7 @@ async fn indexed_job_with_a_failing_index_lists_it_and_prefixes_logs_by_index() 
     assert_eq!(result.handle_code, 500, "{:?}", result.handle_msg);
     let msg = result.handle_msg.unwrap_or_default();
     assert!(
-        msg.starts_with(&format!("job default/indexed-{log_id} failed: "))
+        msg.starts_with(&format!("job {}/indexed-{log_id} failed: ", rig.namespace()))
             && msg.ends_with("; failed indexes 2"),
         "{msg}"
     );
