@@ -87,6 +87,36 @@ fn now_ms() -> i64 {
     i64::try_from(since_epoch.as_millis()).expect("milliseconds since 1970 fit in i64")
 }
 
+/// Sends `body` as JSON (when given) with `bearer` as the `Authorization: Bearer` token (when given) and
+/// returns the status and the answer: its JSON, `Null` when it is empty, otherwise its text as a JSON string.
+pub async fn json_call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    bearer: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = http.request(method, url);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.expect("the answer is read");
+    let body = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    (status, body)
+}
+
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held. Callers assert
 /// on the result with a message naming what they waited for.
 pub async fn wait_until<F, Fut>(timeout: Duration, mut condition: F) -> bool

@@ -19,7 +19,7 @@ use xjob_admin::trigger::{
 };
 use xjob_executor::{Executor, ExecutorConfig, JobContext, JobResult};
 use xjob_protocol::{BlockStrategy, Generation, GlueType, Lenient};
-use xjob_test_support::{StandinAdmin, wait_until};
+use xjob_test_support::{StandinAdmin, json_call, wait_until};
 
 use crate::support::each_store;
 
@@ -72,24 +72,8 @@ impl Server {
 
     async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.header("Authorization", format!("Bearer {token}"));
-        }
-        if let Some(body) = body {
-            request = request
-                .header("Content-Type", "application/json")
-                .body(body.to_string());
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
+        let url = format!("{}{path}", self.base);
+        let (status, body) = json_call(&self.http, method, &url, token, body).await;
         Answer { status, body }
     }
 }

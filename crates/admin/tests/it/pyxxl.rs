@@ -17,7 +17,7 @@ use xjob_admin::{Admin, AdminHandle};
 use xjob_protocol::Generation;
 use xjob_test_support::db::{TestDatabase, engines};
 use xjob_test_support::pyxxl::{ECHO_HANDLER, PyxxlExecutor, PyxxlSettings, SLEEP_HANDLER, python};
-use xjob_test_support::wait_until;
+use xjob_test_support::{json_call, wait_until};
 
 const APP_NAME: &str = "pyxxl-compat";
 const GLOBAL_TOKEN: &str = "pyxxl-global-token";
@@ -33,19 +33,8 @@ struct Api {
 
 impl Api {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request
-                .header("Content-Type", "application/json")
-                .body(body.to_string());
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        let url = format!("{}{path}", self.base);
+        json_call(&self.http, method, &url, Some(&self.token), body).await
     }
 
     async fn post(&self, path: &str, body: Value, expected: u16) -> Value {

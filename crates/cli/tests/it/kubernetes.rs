@@ -19,7 +19,7 @@ use xjob_admin::store::{Store, StoreOptions};
 use xjob_admin::{AdminContext, AdminHandle};
 use xjob_k8s_standin::{Options, Resource, StandIn};
 use xjob_protocol::{Generation, TriggerRequest};
-use xjob_test_support::{StandinAdmin, next_log_id, trigger_body, wait_until};
+use xjob_test_support::{StandinAdmin, json_call, next_log_id, trigger_body, wait_until};
 
 use crate::executor::{executor, registration};
 
@@ -45,21 +45,8 @@ struct JobApi {
 impl JobApi {
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("Authorization", format!("Bearer {}", self.token));
-        if let Some(body) = body {
-            request = request
-                .header("Content-Type", "application/json")
-                .body(body.to_string());
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.unwrap();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, body)
+        let url = format!("{}{path}", self.base);
+        json_call(&self.http, method, &url, Some(&self.token), body).await
     }
 
     async fn expect(&self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {

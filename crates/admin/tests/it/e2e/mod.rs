@@ -24,7 +24,7 @@ use xjob_admin::store::{LogFilter, Page, Store};
 use xjob_admin::{Admin, AdminHandle};
 use xjob_executor::{Executor, ExecutorConfig, ExecutorHandle, JobContext, JobResult};
 use xjob_test_support::db::{Engine, TestDatabase, engines};
-use xjob_test_support::wait_until;
+use xjob_test_support::{json_call, wait_until};
 
 /// The access token of the admin and of every group and executor.
 pub(crate) const TOKEN: &str = "e2e-t0ken";
@@ -176,22 +176,7 @@ impl Rig {
     /// Calls the job API; returns the status and the JSON body (`Null` when empty).
     pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let url = format!("http://{}{path}", self.address);
-        let mut request = self.http.request(method, url).bearer_auth(&self.api_token);
-        if let Some(body) = body {
-            request = request
-                .header("Content-Type", "application/json")
-                .body(body.to_string());
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        (status, body)
+        json_call(&self.http, method, &url, Some(&self.api_token), body).await
     }
 
     /// Calls the job API and expects a 2xx answer.
