@@ -11,6 +11,12 @@ use crate::store::dialect::Engine;
 use crate::store::job::placeholders;
 use crate::store::{Page, Paged, Param, Result, Store, StoreError, bind_params, insert_id, on_pool, time};
 
+/// Writes the trigger step's result into one log row; [`Store::update_log_trigger`] runs it once and
+/// [`Store::update_log_triggers`] once per row on MySQL and PostgreSQL.
+const UPDATE_LOG_TRIGGER: &str = "UPDATE xxl_job_log SET executor_address = ?, executor_handler = ?, \
+     executor_param = ?, executor_sharding_param = ?, executor_fail_retry_count = ?, trigger_code = ?, \
+     trigger_msg = ? WHERE id = ?";
+
 const COLUMNS: &str = "id, job_group, job_id, executor_address, executor_handler, executor_param, \
      executor_sharding_param, executor_fail_retry_count, trigger_time, trigger_code, trigger_msg, handle_time, \
      handle_code, handle_msg, alarm_status";
@@ -128,10 +134,7 @@ impl Store {
 
     /// Writes the trigger step's result.
     pub async fn update_log_trigger(&self, id: LogId, trigger: &LogTrigger) -> Result<bool> {
-        let sql = self.dialect.sql(
-            "UPDATE xxl_job_log SET executor_address = ?, executor_handler = ?, executor_param = ?, \
-             executor_sharding_param = ?, executor_fail_retry_count = ?, trigger_code = ?, trigger_msg = ? WHERE id = ?",
-        );
+        let sql = self.dialect.sql(UPDATE_LOG_TRIGGER);
         let updated = on_pool!(self, |pool| sqlx::query(&sql)
             .bind(&trigger.executor_address)
             .bind(&trigger.executor_handler)
@@ -158,10 +161,7 @@ impl Store {
         if self.dialect.engine == Engine::Sqlite {
             return self.update_log_triggers_joined(updates).await;
         }
-        let sql = self.dialect.sql(
-            "UPDATE xxl_job_log SET executor_address = ?, executor_handler = ?, executor_param = ?, \
-             executor_sharding_param = ?, executor_fail_retry_count = ?, trigger_code = ?, trigger_msg = ? WHERE id = ?",
-        );
+        let sql = self.dialect.sql(UPDATE_LOG_TRIGGER);
         let updated = on_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
             let mut updated = 0;
