@@ -234,7 +234,7 @@ pub async fn start(config: AdminConfig) -> anyhow::Result<AdminHandle> {
 
 async fn serve(args: AdminArgs) -> anyhow::Result<()> {
     // Listening for signals is set up first, so that a failure there cannot strand a started admin.
-    let stop = shutdown_signal()?;
+    let stop = xjob_executor_bin::shutdown_signal()?;
     let config = load(&args)?;
     let mut admin = start(config).await?;
     let mut out = std::io::stdout().lock();
@@ -395,17 +395,4 @@ impl AdminArgs {
 
 fn parse_language(text: &str) -> Result<Language, String> {
     text.parse()
-}
-
-/// A future that resolves when the process receives SIGTERM or SIGINT (Ctrl-C).
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
-    Ok(async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-    })
 }

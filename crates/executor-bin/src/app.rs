@@ -146,8 +146,9 @@ fn reserve_port(bind: SocketAddr) -> anyhow::Result<u16> {
         .port())
 }
 
-/// A future that resolves when the process receives SIGTERM or SIGINT (Ctrl-C).
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+/// A future that resolves when the process receives SIGTERM or SIGINT (Ctrl-C); the project binary's other
+/// long-running commands stop on it too.
+pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;

@@ -18,5 +18,5 @@ mod handlers;
 mod http_call;
 mod process;
 
-pub use app::{ReadyExecutor, run, start};
+pub use app::{ReadyExecutor, run, shutdown_signal, start};
 pub use config::{AdminGeneration, ExecutorArgs, Secret};
