@@ -2,14 +2,16 @@
 //! now; and the next fire times of a job or of a schedule being edited.
 //!
 //! Start and a schedule edit of a running job compute the next fire time with
-//! [`first_fire_after`] (from now + 5 s, as upstream) and wake the scheduler. "Trigger now" checks
-//! any chosen addresses against the executors registered for the job's group (so the API cannot be
-//! used to send requests to arbitrary hosts), submits a MANUAL trigger and answers with the log ids the
-//! pipeline wrote. Triggers at a later time are not offered: the queue holds no durable future work.
+//! [`first_fire_after`] (from now + 5 s, as upstream) and wake the scheduler. "Trigger" checks any
+//! chosen addresses against the executors registered for the job's group (so the API cannot be used to
+//! send requests to arbitrary hosts), then either submits a MANUAL trigger and answers with the log ids
+//! the pipeline wrote, or, for a future `triggerTime`, stores a planned trigger for the scheduler (see
+//! [`crate::job_api::planned`]): the queue itself holds no durable future work.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,7 @@ use crate::job_api::auth::Caller;
 use crate::job_api::error::{ApiError, ErrorBody};
 use crate::job_api::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::job_api::job_form::{self, JobForm, JobView, job_view};
+use crate::job_api::planned::{self, PlannedTriggerAccepted};
 use crate::job_api::{groups, view};
 use crate::model::{Job, ScheduleState, ScheduleType, TriggerStatus};
 use crate::schedule::{FireTimeError, fire_times, first_fire_after};
@@ -60,7 +63,7 @@ pub(crate) struct JobListFilter {
     limit: Option<u32>,
 }
 
-/// What to run now.
+/// What to run, and when.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct TriggerForm {
@@ -71,6 +74,22 @@ pub(crate) struct TriggerForm {
     /// group. Absent or empty routes as usual.
     #[serde(default)]
     pub(crate) address_list: Vec<String>,
+    /// When to trigger: RFC 3339 with an offset, e.g. `2026-11-24T08:00:00+01:00` (milliseconds
+    /// allowed). Absent, null, or not in the future: now. Later (at most 366 days ahead): the trigger
+    /// is stored and fired by the scheduler at that instant, and the answer is 202.
+    #[serde(default)]
+    #[schema(example = "2026-11-24T08:00:00+01:00")]
+    pub(crate) trigger_time: Option<String>,
+}
+
+/// The answer to a trigger request: the log rows of a trigger run now (200), or the trigger stored for
+/// later (202).
+#[derive(Debug)]
+pub(crate) enum TriggerAnswer {
+    /// Triggered now.
+    Done(TriggerResult),
+    /// Planned for a later instant.
+    Planned(PlannedTriggerAccepted),
 }
 
 /// The log rows a trigger wrote (one per shard of a broadcast).
@@ -275,21 +294,27 @@ pub(crate) async fn stop_job(
     Ok(Json(job_view(&load(&state, job.id).await?)))
 }
 
-/// Trigger a job now (type MANUAL), optionally with another parameter or on chosen registered
-/// executors; answers once the trigger logs are written.
+/// Trigger a job (type MANUAL) now, or at a later `triggerTime`, optionally with another parameter or
+/// on chosen registered executors. Now: answers 200 once the trigger logs are written. Later: answers
+/// 202 with the planned trigger's id; the scheduler fires it once at that instant (at once if the admin
+/// was down then), and it can be listed and cancelled until shortly before. Chosen executors must be
+/// registered for the job's group when the request is made; a planned trigger checks them again when
+/// it fires and runs only on those the group still lists, and if none is left its log row records a
+/// failed trigger with an empty address list (it does not fall back to routing over the group).
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/trigger", tag = "jobs", request_body = TriggerForm,
     params(("id" = i32, Path, description = "Job id")),
-    responses((status = 200, body = TriggerResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = TriggerResult, description = "triggered now"),
+        (status = 202, body = PlannedTriggerAccepted, description = "stored for `triggerTime`"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody, description = "the trigger pipeline is busy or stopped")))]
 pub(crate) async fn trigger_job(
     State(state): State<JobApiState>,
     caller: Caller,
     ApiPath(id): ApiPath<i32>,
     ApiJson(form): ApiJson<TriggerForm>,
-) -> Result<Json<TriggerResult>, ApiError> {
+) -> Result<TriggerAnswer, ApiError> {
     let job = load_in_scope(&state, &caller, JobId(id)).await?;
-    let mut request = TriggerRequest::new(job.id, TriggerType::Manual);
-    request.executor_param = form.executor_param;
+    let later = planned::future_time(form.trigger_time.as_deref(), Utc::now())?;
     let chosen: Vec<String> = form
         .address_list
         .iter()
@@ -310,6 +335,14 @@ pub(crate) async fn trigger_job(
                 ),
             ));
         }
+    }
+    if let Some(at) = later {
+        let accepted = planned::plan(&state, &caller, &job, form.executor_param, chosen, at).await?;
+        return Ok(TriggerAnswer::Planned(accepted));
+    }
+    let mut request = TriggerRequest::new(job.id, TriggerType::Manual);
+    request.executor_param = form.executor_param;
+    if !chosen.is_empty() {
         request.address_list = Some(chosen);
     }
     let timeout = state.options().trigger_timeout;
@@ -322,9 +355,18 @@ pub(crate) async fn trigger_job(
             ))
         })??;
     tracing::info!(job_id = %job.id, token_id = %caller.token.id, logs = log_ids.len(), "job triggered through the job API");
-    Ok(Json(TriggerResult {
+    Ok(TriggerAnswer::Done(TriggerResult {
         log_ids: log_ids.into_iter().map(|id| id.0).collect(),
     }))
+}
+
+impl IntoResponse for TriggerAnswer {
+    fn into_response(self) -> Response {
+        match self {
+            TriggerAnswer::Done(result) => (StatusCode::OK, Json(result)).into_response(),
+            TriggerAnswer::Planned(accepted) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
+        }
+    }
 }
 
 /// The job's next fire times from now, in its zone.

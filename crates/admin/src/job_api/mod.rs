@@ -1,10 +1,12 @@
-//! The job-management REST API under `/api/v1`: executor groups, jobs (CRUD, start/stop, trigger now,
-//! next fire times), trigger logs (list, detail, the live execution log, kill) and API tokens, as JSON,
-//! authenticated by `Authorization: Bearer <token>` and limited to the token's executor groups.
+//! The job-management REST API under `/api/v1`: executor groups, jobs (CRUD, start/stop, trigger now or
+//! at a later instant, planned triggers, next fire times), trigger logs (list, detail, the live
+//! execution log, kill) and API tokens, as JSON, authenticated by `Authorization: Bearer <token>` and
+//! limited to the token's executor groups.
 //!
 //! The OpenAPI 3 document at `/api/v1/openapi.json` is generated from the handlers' annotations by the
 //! same router that serves them, so a route cannot exist without being documented. Triggers go through
-//! the [`TriggerQueue`] like every other trigger; this module never calls `/run` itself. Only the live
+//! the [`TriggerQueue`] like every other trigger, planned ones through the scheduler; this module never
+//! calls `/run` itself. Only the live
 //! log and kill talk to executors, through [`ExecutorClient`].
 //!
 //! Upstream's G3 job API (`/api/addJob` … `/api/triggerJob`) is served beside it by [`router`] through the
@@ -18,6 +20,7 @@ mod groups;
 mod job_form;
 mod jobs;
 mod logs;
+mod planned;
 mod tokens;
 mod upstream;
 mod view;
@@ -207,6 +210,8 @@ fn api_router() -> OpenApiRouter<JobApiState> {
         .routes(routes!(jobs::start_job))
         .routes(routes!(jobs::stop_job))
         .routes(routes!(jobs::trigger_job))
+        .routes(routes!(planned::list_planned_triggers))
+        .routes(routes!(planned::cancel_planned_trigger))
         .routes(routes!(jobs::job_fire_times))
         .routes(routes!(jobs::preview_fire_times))
         .routes(routes!(logs::list_logs))

@@ -114,6 +114,7 @@ async fn trigger_job(state: JobApiState, caller: Caller, request: JobTriggerRequ
             .filter(|address| !address.is_empty())
             .map(str::to_owned)
             .collect(),
+        trigger_time: None,
     };
     let _view = jobs::trigger_job(State(state), caller, ApiPath(request.id.0), ApiJson(form)).await?;
     Ok(None)

@@ -47,3 +47,7 @@ id_newtype!(
     /// An API token (`xjob_api_token.id`, a table of this product).
     ApiTokenId(i64)
 );
+id_newtype!(
+    /// A trigger planned for a later instant (`xjob_planned_trigger.id`, a table of this product).
+    PlannedTriggerId(i64)
+);

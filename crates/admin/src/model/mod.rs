@@ -1,6 +1,6 @@
 //! Domain types of the scheduling center and their invariants: executor groups, jobs, trigger logs,
-//! registrations, GLUE history, daily reports, console users and API tokens, with id newtypes and the
-//! upstream enums.
+//! registrations, GLUE history, daily reports, console users, API tokens and planned triggers, with id
+//! newtypes and the upstream enums.
 //!
 //! No IO and no serde here: the store maps rows to these types, the web layer maps them to JSON. Enums
 //! keep upstream's spellings (through [`xjob_protocol::WireEnum`]) so each literal appears once; values
@@ -13,6 +13,7 @@ mod group;
 mod ids;
 mod job;
 mod log;
+mod planned;
 mod registry;
 mod report;
 mod token;
@@ -23,9 +24,10 @@ pub use enums::{
 };
 pub use glue::LogGlue;
 pub use group::{AppName, InvalidAppName, JobGroup, NewJobGroup, address_tokens};
-pub use ids::{ApiTokenId, JobGroupId, LogGlueId, LogReportId, RegistryId, UserId};
+pub use ids::{ApiTokenId, JobGroupId, LogGlueId, LogReportId, PlannedTriggerId, RegistryId, UserId};
 pub use job::{ChildJob, Glue, InvalidSchedule, Job, JobSettings, RetryPolicy, Schedule, ScheduleState};
 pub use log::{ClearType, JobLog, LogCounts, LogHandle, LogStatus, LogTrigger, NewJobLog};
+pub use planned::{NewPlannedTrigger, PlannedTrigger};
 pub use registry::Registry;
 pub use report::LogReport;
 pub use token::{ApiToken, GroupScope, NewApiToken};

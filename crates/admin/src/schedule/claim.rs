@@ -12,6 +12,9 @@
 //! then every further fire up to the window's end is claimed, and the first fire after it becomes the
 //! stored next time. A schedule that cannot be evaluated (NONE, an unknown type, a bad expression) or
 //! that has no further fire time stops the job (status 0, last = next = 0), as upstream does.
+//!
+//! Planned triggers due inside the window are claimed whole (see [`planned_lateness`]): each fires once
+//! at its instant, or at once when that has passed.
 
 use chrono_tz::Tz;
 use xjob_protocol::JobId;
@@ -145,6 +148,15 @@ pub(crate) fn claim(job: &Job, admin_zone: Tz, clock: PassClock) -> Claim {
         fire.claimed_next = update.next_time;
     }
     Claim { fires, update, note }
+}
+
+/// How much later than its instant a claimed planned trigger was found, when that is beyond the misfire
+/// threshold (the admin was down, or the lock was held long). Unlike a scheduled fire, which the misfire
+/// strategy may skip, a planned trigger is a one-off somebody asked for: it still fires once, at once;
+/// the lateness is only worth a warning.
+pub(crate) fn planned_lateness(trigger_time: i64, clock: PassClock) -> Option<i64> {
+    let late_ms = clock.now.saturating_sub(trigger_time);
+    (late_ms > clock.misfire_threshold).then_some(late_ms)
 }
 
 fn stopped(id: JobId) -> ScheduleUpdate {
@@ -357,6 +369,23 @@ mod tests {
             (Running, ms(0, 0, 0), ms(0, 0, 0) + 86_400_000),
             None,
         );
+    }
+
+    #[test]
+    fn a_planned_trigger_is_late_only_beyond_the_threshold() {
+        fn check(trigger_time: i64, expected: Option<i64>) {
+            let clock = PassClock {
+                now: ms(10, 0, 0),
+                horizon: ms(10, 0, 0) + WINDOW,
+                misfire_threshold: THRESHOLD,
+            };
+            assert_eq!(planned_lateness(trigger_time, clock), expected, "{trigger_time}");
+        }
+        check(ms(10, 0, 3), None);
+        check(ms(10, 0, 0), None);
+        check(ms(10, 0, 0) - THRESHOLD, None);
+        check(ms(10, 0, 0) - THRESHOLD - 1, Some(THRESHOLD + 1));
+        check(ms(9, 0, 0), Some(3_600_000));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::schedule::claim::{Claim, ClaimNote, Fire, PassClock, claim};
-use crate::schedule::timer::{Timer, wall_millis};
+use crate::schedule::claim::{Claim, ClaimNote, PassClock, claim, planned_lateness};
+use crate::schedule::timer::{Due, Timer, wall_millis};
 use crate::store::{ScheduleUpdate, Store, StoreError};
 use crate::trigger::TriggerQueue;
 
@@ -59,7 +59,7 @@ pub struct SchedulerStats {
     pub passes: u64,
     /// Due jobs read (a job read in several passes counts each time).
     pub jobs_read: u64,
-    /// Fires claimed.
+    /// Fires claimed, planned triggers included.
     pub fires_claimed: u64,
     /// Fires submitted to the trigger queue.
     pub fires_submitted: u64,
@@ -124,7 +124,7 @@ impl Scheduler {
     }
 
     /// Passes until cancelled, then drops the claim sender, which tells the timer to wind down.
-    async fn run(self, claims: mpsc::UnboundedSender<Vec<Fire>>) {
+    async fn run(self, claims: mpsc::UnboundedSender<Vec<Due>>) {
         let lead = self.options.window / 5;
         let mut failures = 0u32;
         loop {
@@ -157,9 +157,9 @@ impl Scheduler {
         }
     }
 
-    /// One pass: pages of due jobs, each read, claimed, written and committed under the cluster lock,
-    /// its fires handed to the timer only after the commit.
-    async fn pass(&self, claims: &mpsc::UnboundedSender<Vec<Fire>>) -> Result<Pass, StoreError> {
+    /// One pass: pages of due jobs and due planned triggers, each read, claimed, written and committed
+    /// under the cluster lock, its fires handed to the timer only after the commit.
+    async fn pass(&self, claims: &mpsc::UnboundedSender<Vec<Due>>) -> Result<Pass, StoreError> {
         let window = duration_ms(self.options.window);
         let misfire_threshold = duration_ms(self.options.misfire_threshold);
         let zone = self.store.time_zone();
@@ -178,22 +178,38 @@ impl Scheduler {
             };
             horizon = clock.horizon;
             let jobs = tx.due_jobs(clock.horizon, self.options.page_size).await?;
-            if jobs.is_empty() {
+            let planned = tx
+                .claim_planned_triggers(clock.horizon, self.options.page_size)
+                .await?;
+            if jobs.is_empty() && planned.is_empty() {
                 tx.commit().await?;
                 break;
             }
-            let full_page = jobs.len() >= self.options.page_size as usize;
+            let page_size = self.options.page_size as usize;
+            let full_page = jobs.len() >= page_size || planned.len() >= page_size;
             let claimed: Vec<Claim> = jobs.iter().map(|job| claim(job, zone, clock)).collect();
             let updates: Vec<ScheduleUpdate> = claimed.iter().map(|claim| claim.update).collect();
             tx.update_schedules(&updates).await?;
             tx.commit().await?;
 
-            let mut fires = Vec::with_capacity(claimed.iter().map(|claim| claim.fires.len()).sum());
+            let scheduled: usize = claimed.iter().map(|claim| claim.fires.len()).sum();
+            let mut fires = Vec::with_capacity(scheduled + planned.len());
             for claim in claimed {
                 if let Some(note) = &claim.note {
                     report(claim.update.id.0, note);
                 }
-                fires.extend(claim.fires);
+                fires.extend(claim.fires.into_iter().map(Due::Scheduled));
+            }
+            for trigger in planned {
+                if let Some(late_ms) = planned_lateness(trigger.trigger_time, clock) {
+                    tracing::warn!(
+                        job_id = trigger.job_id.0,
+                        planned_trigger_id = trigger.id.0,
+                        late_ms,
+                        "planned trigger found late; firing it once now"
+                    );
+                }
+                fires.push(Due::Planned(trigger));
             }
             self.counters.add_claimed(jobs.len() as u64, fires.len() as u64);
             tracing::debug!(jobs = jobs.len(), fires = fires.len(), "claimed due fires");

@@ -190,11 +190,13 @@ impl Store {
         Ok(updated > 0)
     }
 
-    /// Deletes a job with all its logs and GLUE history, in one transaction; false when it did not exist.
+    /// Deletes a job with all its logs, GLUE history and planned triggers, in one transaction; false when it did not exist.
     pub async fn delete_job(&self, id: JobId) -> Result<bool> {
         let statements = [
             self.dialect.sql("DELETE FROM xxl_job_log WHERE job_id = ?"),
             self.dialect.sql("DELETE FROM xxl_job_logglue WHERE job_id = ?"),
+            self.dialect
+                .sql("DELETE FROM xjob_planned_trigger WHERE job_id = ?"),
             self.dialect.sql("DELETE FROM xxl_job_info WHERE id = ?"),
         ];
         let deleted = on_pool!(self, |pool| {

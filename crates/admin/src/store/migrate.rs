@@ -21,7 +21,7 @@ use crate::store::dialect::{Dialect, Engine, Naming};
 use crate::store::{Result, Store, StoreError, on_pool, time};
 
 /// The version this build migrates to.
-pub const LATEST_VERSION: i32 = 3;
+pub const LATEST_VERSION: i32 = 4;
 
 const VERSION_TABLE: Table = Table {
     name: "xjob_schema_version",
@@ -162,6 +162,36 @@ const API_TOKEN: Table = Table {
     ],
 };
 
+const PLANNED_TRIGGER: Table = Table {
+    name: "xjob_planned_trigger",
+    columns: &[
+        req("id", Ty::BigIntId),
+        req("job_id", Ty::Int),
+        // Unix milliseconds, like `xxl_job_info.trigger_next_time`: compared with the scheduler's window.
+        req("trigger_time", Ty::BigInt),
+        col("executor_param", Ty::Text),
+        col("address_list", Ty::Text),
+        req("created_at", Ty::DateTime),
+        req("created_by", Ty::Varchar(255)),
+    ],
+};
+
+/// The indexes of migration 4: the scheduler's scan by time, and the per-job list and delete.
+const PLANNED_TRIGGER_INDEXES: &[Index] = &[
+    index(
+        "i_xjob_planned_time",
+        "xjob_planned_trigger",
+        &["trigger_time"],
+        false,
+    ),
+    index(
+        "i_xjob_planned_job",
+        "xjob_planned_trigger",
+        &["job_id", "trigger_time"],
+        false,
+    ),
+];
+
 /// Upstream 3.5's indexes.
 const UPSTREAM_INDEXES: &[Index] = &[
     index("i_app_name", "xxl_job_group", &["app_name"], true),
@@ -234,6 +264,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, "upstream XXL-JOB tables and seed"),
     (2, "xjob columns, API tokens and indexes"),
     (3, "protocol generation of executor registrations"),
+    (4, "planned triggers"),
 ];
 
 /// Brings the database to [`LATEST_VERSION`].
@@ -307,7 +338,8 @@ async fn run_locked(store: &Store) -> Result<()> {
             1 if adopted => Ok(()),
             1 => create_upstream_schema(store).await,
             2 => add_xjob_schema(store).await,
-            _ => add_registry_generation(store).await,
+            3 => add_registry_generation(store).await,
+            _ => add_planned_triggers(store).await,
         };
         outcome.map_err(|source| StoreError::Migration {
             version,
@@ -403,6 +435,18 @@ async fn add_registry_generation(store: &Store) -> Result<()> {
     let (table, column) = REGISTRY_GENERATION;
     if !exists(store, store.dialect.column_exists(), &[table, column.name]).await? {
         execute(store, &store.dialect.add_column(table, &column)).await?;
+    }
+    Ok(())
+}
+
+/// Migration 4: triggers planned for a later instant through the job API, in a table of their own (an
+/// upstream admin sharing the database neither sees nor needs it).
+async fn add_planned_triggers(store: &Store) -> Result<()> {
+    if !exists(store, store.dialect.table_exists(), &[PLANNED_TRIGGER.name]).await? {
+        execute(store, &store.dialect.create_table(&PLANNED_TRIGGER)).await?;
+    }
+    for index in PLANNED_TRIGGER_INDEXES {
+        ensure_index(store, index).await?;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ mod group;
 mod job;
 mod log;
 pub mod migrate;
+mod planned;
 mod registry;
 mod report;
 mod schedule;

@@ -1,12 +1,14 @@
 //! The scheduler's transaction: the cluster lock (`xxl_job_lock`), the due-job scan and the batched
-//! next-time writes, all on one connection inside one transaction.
+//! next-time writes, the claim of due planned triggers and their hand-back, all on one connection
+//! inside one transaction.
 
 use sqlx::{MySql, Postgres, Sqlite, Transaction};
 use xjob_protocol::JobId;
 
-use crate::model::{Job, TriggerStatus};
+use crate::model::{Job, PlannedTrigger, TriggerStatus};
 use crate::store::job::{COLUMNS, JobRow, placeholders};
-use crate::store::{Result, Store, StoreError};
+use crate::store::planned::{self, PlannedRow, stored_addresses};
+use crate::store::{Result, Store, StoreError, time};
 
 /// The cluster lock row upstream seeds and every admin locks.
 const SCHEDULE_LOCK: &str = "schedule_lock";
@@ -209,6 +211,68 @@ impl StoreTx<'_> {
             }));
         }
         Ok(rewound)
+    }
+
+    /// Claims the planned triggers due by `max_trigger_time`, earliest first, at most `limit`: they are
+    /// read and deleted, so once this transaction commits no other pass of any admin sees them again.
+    pub async fn claim_planned_triggers(
+        &mut self,
+        max_trigger_time: i64,
+        limit: u32,
+    ) -> Result<Vec<PlannedTrigger>> {
+        let select = self.store.dialect.sql(format!(
+            "SELECT {} FROM xjob_planned_trigger WHERE trigger_time <= ? ORDER BY trigger_time, id LIMIT ?",
+            planned::COLUMNS
+        ));
+        let rows: Vec<PlannedRow> = on_tx!(self, |connection| sqlx::query_as(&select)
+            .bind(max_trigger_time)
+            .bind(i64::from(limit))
+            .fetch_all(connection)
+            .await?);
+        let claimed: Vec<PlannedTrigger> = rows
+            .into_iter()
+            .map(|row| self.store.planned_from_row(row))
+            .collect();
+        for chunk in claimed.chunks(UPDATE_BATCH) {
+            let delete = self.store.dialect.sql(format!(
+                "DELETE FROM xjob_planned_trigger WHERE id IN ({})",
+                placeholders(chunk.len())
+            ));
+            on_tx!(self, |connection| {
+                let mut query = sqlx::query(&delete);
+                for planned in chunk {
+                    query = query.bind(planned.id.0);
+                }
+                query.execute(connection).await?;
+            });
+        }
+        Ok(claimed)
+    }
+
+    /// Puts claimed planned triggers back unfired (a scheduler shutting down), with their ids, so any
+    /// admin's next pass claims them again and a caller can still cancel them by id.
+    pub async fn restore_planned_triggers(&mut self, triggers: &[PlannedTrigger]) -> Result<()> {
+        let insert = self.store.dialect.sql(
+            "INSERT INTO xjob_planned_trigger (id, job_id, trigger_time, executor_param, address_list, \
+             created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        );
+        let zone = self.store.zone;
+        for planned in triggers {
+            let addresses = stored_addresses(&planned.address_list);
+            on_tx!(self, |connection| {
+                sqlx::query(&insert)
+                    .bind(planned.id.0)
+                    .bind(planned.job_id.0)
+                    .bind(planned.trigger_time)
+                    .bind(planned.executor_param.as_deref())
+                    .bind(addresses.as_deref())
+                    .bind(time::to_db(zone, planned.created_at))
+                    .bind(&planned.created_by)
+                    .execute(connection)
+                    .await?;
+            });
+        }
+        Ok(())
     }
 
     /// Commits (and releases the lock).

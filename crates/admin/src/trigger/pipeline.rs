@@ -372,17 +372,20 @@ fn plan_request(
             tracing::debug!(job_id = job.id.0, skew_ms, "trigger later than planned");
         }
     }
-    let override_addresses: Vec<String> = request
-        .address_list
-        .iter()
-        .flatten()
-        .flat_map(|list| list.split(','))
-        .map(str::trim)
-        .filter(|address| !address.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let (addresses, registration) = if !override_addresses.is_empty() {
-        (Arc::new(override_addresses), Registration::Manual)
+    let registered = group.map_or(&[][..], |(_, addresses)| addresses.as_slice());
+    let chosen = chosen_addresses(&request, registered);
+    if let Some(chosen) = &chosen
+        && chosen.gone > 0
+    {
+        tracing::warn!(
+            job_id = job.id.0,
+            gone = chosen.gone,
+            kept = chosen.addresses.len(),
+            "chosen executors are no longer registered for the job's group"
+        );
+    }
+    let (addresses, registration) = if let Some(chosen) = chosen {
+        (Arc::new(chosen.addresses), Registration::Manual)
     } else {
         match group {
             Some((group, addresses)) => (
@@ -424,6 +427,40 @@ fn plan_request(
     }
 }
 
+/// The executors a request chose instead of routing over the group.
+#[derive(Debug, PartialEq, Eq)]
+struct Chosen {
+    /// The addresses to use; empty means no usable address (the row records a failed trigger).
+    addresses: Vec<String>,
+    /// Chosen addresses dropped because the group no longer lists them.
+    gone: usize,
+}
+
+/// The request's chosen executors, or `None` to route over the group. With
+/// [`TriggerRequest::only_registered_addresses`], only those among `registered` (the group's current
+/// list) are kept.
+fn chosen_addresses(request: &TriggerRequest, registered: &[String]) -> Option<Chosen> {
+    let mut addresses: Vec<String> = request
+        .address_list
+        .iter()
+        .flatten()
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|address| !address.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if addresses.is_empty() {
+        return None;
+    }
+    let mut gone = 0;
+    if request.only_registered_addresses {
+        let before = addresses.len();
+        addresses.retain(|address| registered.contains(address));
+        gone = before - addresses.len();
+    }
+    Some(Chosen { addresses, gone })
+}
+
 /// The job's routing strategy, when it is one this admin knows.
 fn route_strategy(job: &Job) -> Option<RouteStrategy> {
     job.settings
@@ -437,5 +474,52 @@ fn reject_all(requests: Vec<TriggerRequest>, error: &dyn std::fmt::Display) {
         if let Some(reply) = request.reply {
             let _ = reply.send(Err(TriggerRejected::Storage(error.to_string())));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use xjob_protocol::JobId;
+
+    use super::*;
+    use crate::trigger::TriggerType;
+
+    /// The chosen addresses of a request choosing `list` (re-checked or not) when the group lists
+    /// `registered`.
+    fn check(list: Option<&[&str]>, recheck: bool, registered: &[&str], expected: Option<(&[&str], usize)>) {
+        let mut request = TriggerRequest::new(JobId(1), TriggerType::Manual);
+        request.address_list = list.map(|list| list.iter().map(|address| (*address).to_owned()).collect());
+        request.only_registered_addresses = recheck;
+        let registered: Vec<String> = registered.iter().map(|address| (*address).to_owned()).collect();
+        let expected = expected.map(|(addresses, gone)| Chosen {
+            addresses: addresses.iter().map(|address| (*address).to_owned()).collect(),
+            gone,
+        });
+        assert_eq!(
+            chosen_addresses(&request, &registered),
+            expected,
+            "{list:?} {recheck}"
+        );
+    }
+
+    #[test]
+    fn chosen_addresses_replace_routing_and_are_rechecked_when_asked() {
+        const A: &str = "http://a:9999/";
+        const B: &str = "http://b:9999/";
+        // Nothing chosen: route over the group.
+        check(None, false, &[A], None);
+        check(Some(&[" ", ""]), true, &[A], None);
+        // Chosen now: taken as they are (the job API checked them a moment ago).
+        check(Some(&[A, B]), false, &[], Some((&[A, B], 0)));
+        check(
+            Some(&["http://a:9999/,http://b:9999/"]),
+            false,
+            &[],
+            Some((&[A, B], 0)),
+        );
+        // Chosen earlier: only those still registered, and none left means none at all.
+        check(Some(&[A, B]), true, &[A, B], Some((&[A, B], 0)));
+        check(Some(&[A, B]), true, &[B], Some((&[B], 1)));
+        check(Some(&[A, B]), true, &[], Some((&[], 2)));
     }
 }

@@ -57,6 +57,11 @@ pub struct TriggerRequest {
     /// Replaces the group's address list for this trigger only (a manual trigger's choice; the caller has
     /// already checked the addresses are registered for the job's group).
     pub address_list: Option<Vec<String>>,
+    /// Keep only the addresses of `address_list` that the job's group lists when the trigger is
+    /// processed: set for a planned trigger, whose choice was checked when it was planned, possibly long
+    /// before. When none is left, the log row records a failed trigger with no usable address (it does
+    /// not fall back to routing over the group, which the caller did not ask for).
+    pub only_registered_addresses: bool,
     /// `(index, total)` to run one shard only (a retry of a broadcast shard); `None` lets
     /// SHARDING_BROADCAST fan out.
     pub shard: Option<(u32, u32)>,
@@ -75,6 +80,7 @@ impl TriggerRequest {
             planned_ms: None,
             executor_param: None,
             address_list: None,
+            only_registered_addresses: false,
             shard: None,
             fail_retry_count: None,
             reply: None,

@@ -4,8 +4,8 @@
 use chrono::TimeDelta;
 use sqlx::Connection;
 use xjob_admin::model::{
-    GlueType, GroupScope, JobGroupId, JobId, Lenient, NewApiToken, NewJobLog, ScheduleState, ScheduleType,
-    TriggerStatus,
+    GlueType, GroupScope, JobGroupId, JobId, Lenient, NewApiToken, NewJobLog, NewPlannedTrigger,
+    ScheduleState, ScheduleType, TriggerStatus,
 };
 use xjob_admin::store::{LogFilter, Naming, Page, ScheduleUpdate, Store, migrate};
 use xjob_test_support::db::{Engine, TestDatabase, mysql_enabled};
@@ -61,7 +61,7 @@ async fn column_exists(database: &TestDatabase, table: &str, column: &str) -> bo
 /// What every adopted fixture must satisfy; `legacy_hash` is the seeded admin's password hash.
 async fn check_adopted(database: &TestDatabase, store: &Store, legacy_hash: &str) {
     assert_eq!(store.naming(), Naming::Legacy);
-    assert_eq!(migrate::applied_versions(store).await.unwrap(), [1, 2, 3]);
+    assert_eq!(migrate::applied_versions(store).await.unwrap(), [1, 2, 3, 4]);
     // Upstream columns were neither renamed nor dropped; ours were added.
     assert!(column_exists(database, "xxl_job_info", "job_desc").await);
     assert!(column_exists(database, "xxl_job_group", "title").await);
@@ -116,6 +116,24 @@ async fn check_adopted(database: &TestDatabase, store: &Store, legacy_hash: &str
         store.job(JobId(2)).await.unwrap().unwrap().state.next_time,
         1_700_000_030_000 + 86_400_000
     );
+
+    // Planned triggers (migration 4) live in a table of their own beside the upstream ones.
+    let planned = NewPlannedTrigger {
+        job_id: JobId(1),
+        trigger_time: 1_700_000_000_000,
+        executor_param: Some("p".into()),
+        address_list: vec!["http://10.0.0.5:9999/".into()],
+        created_by: "adopt".into(),
+    };
+    let planned_id = store.insert_planned_trigger(&planned, now()).await.unwrap();
+    let mut tx = store.lock_schedule().await.unwrap();
+    let claimed = tx.claim_planned_triggers(1_700_000_000_000, 10).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|trigger| trigger.id).collect::<Vec<_>>(),
+        [planned_id]
+    );
+    assert!(store.planned_triggers(JobId(1)).await.unwrap().is_empty());
 
     // New rows go through the old column names.
     let new_id = store
@@ -205,7 +223,7 @@ async fn adopt(fixture: &str, legacy_hash: &str) {
     store.close().await;
     // A second start changes nothing and still reads the data.
     let again = open(&database).await;
-    assert_eq!(migrate::applied_versions(&again).await.unwrap(), [1, 2, 3]);
+    assert_eq!(migrate::applied_versions(&again).await.unwrap(), [1, 2, 3, 4]);
     assert_eq!(again.count_jobs(None).await.unwrap(), 4);
     again.close().await;
 }

@@ -269,6 +269,68 @@ async fn tokens_are_stored_hashed_and_limit_requests_to_their_groups() {
             )
             .await
             .expect_error(403, None);
+        // Planned triggers follow their job's group: listing and cancelling a foreign one are refused.
+        let later = (Utc::now() + chrono::TimeDelta::hours(1)).to_rfc3339();
+        let foreign_planned = server
+            .call(
+                "POST",
+                &format!("/api/v1/jobs/{}/trigger", foreign["id"]),
+                Some(&admin),
+                Some(json!({"triggerTime": later})),
+            )
+            .await
+            .expect(202);
+        server
+            .call(
+                "GET",
+                &format!("/api/v1/jobs/{}/planned-triggers", foreign["id"]),
+                Some(&scoped),
+                None,
+            )
+            .await
+            .expect_error(403, None);
+        let cancel_foreign = format!("/api/v1/planned-triggers/{}", foreign_planned["plannedTriggerId"]);
+        server
+            .call("DELETE", &cancel_foreign, Some(&scoped), None)
+            .await
+            .expect_error(403, None);
+        let own_planned = server
+            .call(
+                "POST",
+                &format!("/api/v1/jobs/{}/trigger", own["id"]),
+                Some(&scoped),
+                Some(json!({"triggerTime": later, "executorParam": "x"})),
+            )
+            .await
+            .expect(202);
+        let own_list = server
+            .call(
+                "GET",
+                &format!("/api/v1/jobs/{}/planned-triggers", own["id"]),
+                Some(&scoped),
+                None,
+            )
+            .await
+            .expect(200);
+        assert_eq!(own_list["items"].as_array().unwrap().len(), 1);
+        assert_eq!(own_list["items"][0]["id"], own_planned["plannedTriggerId"]);
+        assert_eq!(
+            own_list["items"][0]["createdBy"],
+            json!(format!("sample scripts (token {})", created["id"]))
+        );
+        server
+            .call(
+                "DELETE",
+                &format!("/api/v1/planned-triggers/{}", own_planned["plannedTriggerId"]),
+                Some(&scoped),
+                None,
+            )
+            .await
+            .expect(204);
+        server
+            .call("DELETE", &cancel_foreign, Some(&admin), None)
+            .await
+            .expect(204);
         // Naming a foreign job as a child is refused as well.
         server
             .call(
@@ -699,6 +761,8 @@ async fn openapi_document_lists_every_route_and_every_route_needs_a_token() {
             "POST /api/v1/jobs/{id}/start",
             "POST /api/v1/jobs/{id}/stop",
             "POST /api/v1/jobs/{id}/trigger",
+            "GET /api/v1/jobs/{id}/planned-triggers",
+            "DELETE /api/v1/planned-triggers/{id}",
             "GET /api/v1/jobs/{id}/fire-times",
             "POST /api/v1/fire-times",
             "GET /api/v1/logs",

@@ -18,6 +18,7 @@ mod lock;
 mod logs;
 mod migrations;
 mod pipeline;
+mod planned;
 mod pyxxl;
 mod report_monitor;
 mod results;

@@ -9,7 +9,7 @@ use crate::support::{each_store, open};
 #[tokio::test]
 async fn fresh_database_is_migrated_and_seeded() {
     each_store(|store, _| async move {
-        assert_eq!(migrate::applied_versions(&store).await.unwrap(), [1, 2, 3]);
+        assert_eq!(migrate::applied_versions(&store).await.unwrap(), [1, 2, 3, 4]);
         assert_eq!(store.naming(), Naming::Current);
         let groups = store.groups().await.unwrap();
         assert_eq!(groups.len(), 1);
@@ -39,7 +39,7 @@ async fn reopening_applies_nothing_twice() {
         let second = open(&database).await;
         assert_eq!(
             migrate::applied_versions(&second).await.unwrap(),
-            [1, 2, 3],
+            [1, 2, 3, 4],
             "{engine:?}"
         );
         assert_eq!(second.count_groups().await.unwrap(), 1, "{engine:?}");
@@ -73,7 +73,7 @@ async fn concurrent_first_starts_migrate_once() {
         let (first, second) = tokio::join!(open(&database), open(&database));
         assert_eq!(
             migrate::applied_versions(&first).await.unwrap(),
-            [1, 2, 3],
+            [1, 2, 3, 4],
             "{engine:?}"
         );
         assert_eq!(second.count_groups().await.unwrap(), 1, "{engine:?}");

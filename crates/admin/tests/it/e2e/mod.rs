@@ -6,6 +6,7 @@
 //! The admin runs with short background timings (see [`short_timings`]), which are ordinary settings.
 
 mod outcomes;
+mod planned;
 mod routing;
 mod schedules;
 
