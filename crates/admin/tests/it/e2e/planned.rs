@@ -1,8 +1,9 @@
 //! Triggers planned through the job API for a later instant, as the composed admin fires them: once, at
 //! their millisecond, as MANUAL triggers with their own parameter and executors; never when cancelled;
 //! refused with 400 when the time or an address is wrong; handed back by a shutdown that had claimed
-//! them and fired by the restarted admin; once even with two admins on one database; and recorded as
-//! failed when their chosen executor is gone by then.
+//! them and fired by the restarted admin (at once when their time passed meanwhile, not at all when
+//! their job was deleted); once even with two admins on one database; and recorded as failed when
+//! their chosen executor is gone by then.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
-use xjob_admin::model::{JobId, JobLog, PlannedTriggerId};
+use xjob_admin::model::{JobId, JobLog, NewPlannedTrigger, PlannedTriggerId};
 use xjob_test_support::db::{Engine, TestDatabase};
 use xjob_test_support::wait_until;
 
@@ -222,6 +223,9 @@ async fn a_planned_trigger_claimed_at_shutdown_fires_once_after_the_restart() {
         );
         assert!(rig.logs(job).await.is_empty(), "{engine:?}: fired early");
 
+        // While no admin runs: one whose time passes meanwhile, and one whose job is deleted meanwhile
+        // (as an upstream admin sharing the database would, without touching the new table).
+        let orphan_job = JobId(job.0 + 1_000);
         rig.restart(|store| async move {
             assert!(
                 now_ms() < planned_at,
@@ -233,10 +237,21 @@ async fn a_planned_trigger_claimed_at_shutdown_fires_once_after_the_restart() {
                 Some((planned_at, Some("restart".to_owned()))),
                 "{engine:?}: the shutdown did not hand the trigger back"
             );
+            for (job_id, param) in [(job, "late"), (orphan_job, "orphan")] {
+                let trigger = NewPlannedTrigger {
+                    job_id,
+                    trigger_time: now_ms() - 3_600_000,
+                    executor_param: Some(param.to_owned()),
+                    address_list: Vec::new(),
+                    created_by: "e2e".to_owned(),
+                };
+                store.insert_planned_trigger(&trigger, Utc::now()).await.unwrap();
+            }
         })
         .await;
 
-        // Fired once by the restarted admin; a later one proves nothing else is coming.
+        // The late one fires at once, the orphan is dropped, the handed-back one fires once at its time;
+        // a later one proves nothing else is coming.
         let sentinel_at = planned_at + 1_000;
         plan(&rig, job, sentinel_at, json!({"executorParam": "sentinel"})).await;
         let rows = rig
@@ -252,16 +267,30 @@ async fn a_planned_trigger_claimed_at_shutdown_fires_once_after_the_restart() {
             .collect();
         assert_eq!(
             params,
-            [Some("restart".to_owned()), Some("sentinel".to_owned())],
+            [
+                Some("late".to_owned()),
+                Some("restart".to_owned()),
+                Some("sentinel".to_owned())
+            ],
             "{engine:?}"
         );
-        check_planned_row(engine, &rows[0], "restart", planned_at);
-        let call = node.call_for(rows[0].id).await;
+        check_planned_row(engine, &rows[0], "late", 0);
+        assert!(
+            node.call_for(rows[0].id).await.at_ms < planned_at,
+            "{engine:?}: the late one waited"
+        );
+        check_planned_row(engine, &rows[1], "restart", planned_at);
+        let call = node.call_for(rows[1].id).await;
         assert!(
             call.at_ms >= planned_at,
             "{engine:?}: ran at {} before {planned_at}",
             call.at_ms
         );
+        assert!(
+            rig.store().planned_triggers(orphan_job).await.unwrap().is_empty(),
+            "{engine:?}"
+        );
+        assert!(rig.logs(orphan_job).await.is_empty(), "{engine:?}");
 
         node.stop().await;
         rig.shutdown().await;
