@@ -7,7 +7,10 @@
 //!   from the first submission until the last row is complete. The baseline, measured in the same run and
 //!   with the same executor kind, is raw round trips without the admin: `/run` calls straight from the
 //!   admin's executor client (as many in flight as the admin's trigger pool) to an executor whose callbacks
-//!   go to a stand-in that only counts them.
+//!   go to a stand-in that only counts them. Beside each rate: the CPU time (user + system) the whole
+//!   process spent per trigger, and for the minimal executor how long the callbacks took to be answered.
+//!   An executor sends its next callback only after the answer to the previous one, and the admin answers
+//!   once the results are stored, so with one executor the rate is at most 50 results per answer time.
 //! * **Fire-time skew**: 10 000 jobs due in the same second, fired by the admin's own scheduler. Recorded
 //!   per fire: the trigger time the admin writes into the log row and sends as `logDateTime`, and the
 //!   arrival of `/run` at the executor, each minus the planned second; plus the time until the last of
@@ -19,7 +22,10 @@
 //! the results it owes (one sender, batches of at most 50, as the SDK sends them).
 //!
 //! Run with `cargo bench -p xjob-admin --bench end_to_end`. `BENCH_TRIGGERS` (default 50 000) triggers per
-//! round, `BENCH_ROUNDS` (default 2) rounds, `BENCH_SKEW_JOBS` (default 10 000) jobs in the skew run.
+//! round, `BENCH_ROUNDS` (default 2) rounds, `BENCH_SKEW_JOBS` (default 10 000) jobs in the skew run (0 skips it),
+//! `BENCH_EXECUTOR` (`sdk` or `minimal`) measures one executor kind only, `BENCH_EXECUTORS` (default 1) executors
+//! share the work (ROUND routing when more than one), `BENCH_BASELINE=0` skips the
+//! baseline rounds (to profile the admin alone).
 //! Every wait is bounded by [`TIME_LIMIT`].
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // A bench binary: setup failures abort, results go to stdout.
@@ -38,9 +44,11 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use xjob_admin::config::{AdminConfig, Secret};
-use xjob_admin::model::{AddressType, JobGroupId, JobId, LogId, LogStatus, Schedule, TriggerStatus};
+use xjob_admin::model::{
+    AddressType, JobGroupId, JobId, Lenient, LogId, RouteStrategy, Schedule, TriggerStatus,
+};
 use xjob_admin::registry::{GroupTokens, RegistryMonitor, RegistryOptions};
-use xjob_admin::store::{LogFilter, Page, ScheduleUpdate, Store};
+use xjob_admin::store::{ScheduleUpdate, Store};
 use xjob_admin::trigger::{ClientOptions, ExecutorClient, ExecutorTarget, TriggerRequest, TriggerType};
 use xjob_admin::{Admin, AdminHandle};
 use xjob_executor::ExecutorHandle;
@@ -77,64 +85,120 @@ async fn run() {
     let triggers = common::setting("BENCH_TRIGGERS", 50_000);
     let rounds = common::setting("BENCH_ROUNDS", 2).max(1);
     let skew_jobs = common::setting("BENCH_SKEW_JOBS", 10_000);
+    let executors = common::setting("BENCH_EXECUTORS", 1).max(1);
     println!(
-        "SQLite, {triggers} triggers per round over {JOBS} jobs, best of {rounds}; load average {}",
+        "SQLite, {triggers} triggers per round over {JOBS} jobs, best of {rounds}, {executors} executor(s); load average {}",
         load_average()
     );
 
     let mut rows = Vec::new();
-    let kinds = if triggers > 0 {
-        &[Kind::Sdk, Kind::Minimal][..]
-    } else {
-        &[]
-    };
-    for &kind in kinds {
-        let baseline = Baseline::start(kind).await;
-        let (admin, _) = AdminRig::start(kind, JOBS, Schedule::none(), false).await;
-        baseline.round(WARM_UP).await;
-        admin.round(WARM_UP).await;
-        let (mut baseline_rates, mut admin_rates) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            baseline_rates.push(baseline.round(triggers).await);
-            admin_rates.push(admin.round(triggers).await);
+    let only = std::env::var("BENCH_EXECUTOR").unwrap_or_default();
+    let with_baseline = common::setting("BENCH_BASELINE", 1) != 0;
+    let kinds = [Kind::Sdk, Kind::Minimal]
+        .into_iter()
+        .filter(|kind| triggers > 0 && (only.is_empty() || only == kind.key()));
+    for kind in kinds {
+        let baseline = Baseline::start(kind, executors).await;
+        let (admin, _) = AdminRig::start(kind, executors, JOBS, Schedule::none(), false).await;
+        if with_baseline {
+            baseline.round(WARM_UP).await;
         }
+        admin.round(WARM_UP).await;
+        let (mut baseline_rounds, mut admin_rounds) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            if with_baseline {
+                CALLBACK_STATS.take();
+                baseline_rounds.push(baseline.round(triggers).await);
+                CALLBACK_STATS.print(kind, "baseline");
+            }
+            admin_rounds.push(admin.round(triggers).await);
+            CALLBACK_STATS.print(kind, "admin");
+        }
+        let rates = |rounds: &[Round]| rounds.iter().map(|round| round.rate.round()).collect::<Vec<_>>();
         println!(
-            "{}: baseline {baseline_rates:.0?}/s, admin {admin_rates:.0?}/s",
-            kind.name()
+            "{}: baseline {:?}/s, admin {:?}/s",
+            kind.name(),
+            rates(&baseline_rounds),
+            rates(&admin_rounds)
         );
-        rows.push((kind, best(&baseline_rates), best(&admin_rates)));
+        rows.push((kind, best(&baseline_rounds), best(&admin_rounds)));
         admin.stop().await;
         baseline.stop().await;
     }
-    println!("| executor | raw /run + callback (baseline) | admin end to end | admin / baseline |");
-    println!("|---|---:|---:|---:|");
+    println!(
+        "| executor | raw /run + callback (baseline) | admin end to end | admin / baseline | CPU per trigger: baseline | admin | admin's own |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (kind, baseline, admin) in rows {
-        println!(
-            "| {} | {baseline:.0}/s | {admin:.0}/s | {:.2} |",
-            kind.name(),
-            admin / baseline
-        );
+        let Some(admin) = admin else { continue };
+        match baseline {
+            Some(baseline) => println!(
+                "| {} | {:.0}/s | {:.0}/s | {:.2} | {:.0} µs | {:.0} µs | {:.0} µs |",
+                kind.name(),
+                baseline.rate,
+                admin.rate,
+                admin.rate / baseline.rate,
+                baseline.cpu_micros,
+                admin.cpu_micros,
+                admin.cpu_micros - baseline.cpu_micros
+            ),
+            None => println!(
+                "| {} | – | {:.0}/s | – | – | {:.0} µs | – |",
+                kind.name(),
+                admin.rate,
+                admin.cpu_micros
+            ),
+        }
     }
 
-    let skew = skew_run(skew_jobs).await;
-    println!("{skew_jobs} jobs due in the same second, fired by the admin's scheduler (minimal executor):");
-    println!(
-        "  trigger time written to the log row - planned: {}",
-        summary(&skew.trigger)
-    );
-    println!(
-        "  /run arrival at the executor - planned:         {}",
-        summary(&skew.arrival)
-    );
-    println!(
-        "  last result recorded:                          {:.0} ms after the planned second",
-        skew.completed_micros as f64 / 1000.0
-    );
+    if skew_jobs > 0 {
+        let skew = skew_run(skew_jobs).await;
+        println!(
+            "{skew_jobs} jobs due in the same second, fired by the admin's scheduler (minimal executor):"
+        );
+        println!(
+            "  trigger time written to the log row - planned: {}",
+            summary(&skew.trigger)
+        );
+        println!(
+            "  /run arrival at the executor - planned:         {}",
+            summary(&skew.arrival)
+        );
+        println!(
+            "  last result recorded:                          {:.0} ms after the planned second",
+            skew.completed_micros as f64 / 1000.0
+        );
+    }
     println!("load average at the end: {}", load_average());
 }
 
-fn best(rates: &[f64]) -> f64 {
-    rates.iter().copied().fold(0.0, f64::max)
+/// One measured round.
+#[derive(Clone, Copy, Debug)]
+struct Round {
+    /// Triggers completed per second of wall time.
+    rate: f64,
+    /// CPU time of the whole process (admin, executor and load) per trigger, in µs.
+    cpu_micros: f64,
+}
+
+impl Round {
+    fn new(count: usize, wall: Duration, cpu: Duration) -> Round {
+        Round {
+            rate: count as f64 / wall.as_secs_f64(),
+            cpu_micros: cpu.as_secs_f64() * 1e6 / count as f64,
+        }
+    }
+}
+
+/// The round with the highest rate, if any ran.
+fn best(rounds: &[Round]) -> Option<Round> {
+    rounds
+        .iter()
+        .copied()
+        .fold(None, |best: Option<Round>, round| match best {
+            Some(best) if best.rate >= round.rate => Some(best),
+            _ => Some(round),
+        })
 }
 
 /// Which no-op executor runs the jobs.
@@ -147,6 +211,14 @@ enum Kind {
 }
 
 impl Kind {
+    /// The value of `BENCH_EXECUTOR` that selects this kind alone.
+    fn key(self) -> &'static str {
+        match self {
+            Kind::Sdk => "sdk",
+            Kind::Minimal => "minimal",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Kind::Sdk => "SDK executor, no-op handler",
@@ -186,16 +258,25 @@ impl Running {
 /// A complete admin with one automatic group, its jobs, and one executor registered in the group.
 struct AdminRig {
     admin: AdminHandle,
-    executor: Running,
+    executors: Vec<Running>,
     store: Store,
+    /// A separate read-only connection to the admin's SQLite file for the bench's own progress queries.
+    reader: sqlx::SqlitePool,
     jobs: Vec<JobId>,
     _home: tempfile::TempDir,
 }
 
 impl AdminRig {
     /// Seeds the group and `jobs` jobs before start (the registry monitor loads group tokens as it starts),
-    /// starts the admin and the executor, and waits until the group lists the executor's address.
-    async fn start(kind: Kind, jobs: usize, schedule: Schedule, record: bool) -> (AdminRig, Recorder) {
+    /// starts the admin and `executors` executors, and waits until the group lists their addresses. With
+    /// several executors the jobs route ROUND, so every executor gets its share.
+    async fn start(
+        kind: Kind,
+        executors: usize,
+        jobs: usize,
+        schedule: Schedule,
+        record: bool,
+    ) -> (AdminRig, Recorder) {
         let scheduled = schedule != Schedule::none();
         let home = tempfile::tempdir().unwrap();
         let config = AdminConfig {
@@ -206,21 +287,35 @@ impl AdminRig {
         };
         let store = xjob_admin::app::open_store(&config).await.unwrap();
         let group = seed_group(&store, APP, AddressType::Automatic, None, Some(TOKEN)).await;
-        let jobs = seed_jobs(&store, jobs, |index| bench_job(group, index, schedule.clone())).await;
+        let jobs = seed_jobs(&store, jobs, |index| {
+            let mut job = bench_job(group, index, schedule.clone());
+            if executors > 1 {
+                job.settings.route_strategy = Some(Lenient::Known(RouteStrategy::Round));
+            }
+            job
+        })
+        .await;
         if scheduled {
             start_jobs(&store, &jobs, |_| FAR_FUTURE_MS).await;
         }
         store.close().await;
 
+        let database_url = config.database_url().unwrap();
         let admin = Admin::start(config).await.unwrap();
         let base = format!("http://{}", admin.addr());
         let recorder = Recorder::default();
-        let executor = match (kind, record) {
-            (Kind::Minimal, true) => {
-                Running::Minimal(MinimalExecutor::start(base, Some(recorder.clone())).await)
-            }
-            _ => kind.start(base, &home.path().join("executor-logs")).await,
-        };
+        let mut running = Vec::with_capacity(executors);
+        for index in 0..executors {
+            running.push(match (kind, record) {
+                (Kind::Minimal, true) => {
+                    Running::Minimal(MinimalExecutor::start(base.clone(), Some(recorder.clone())).await)
+                }
+                _ => {
+                    let logs = home.path().join(format!("executor-logs-{index}"));
+                    kind.start(base.clone(), &logs).await
+                }
+            });
+        }
         let store = admin.context().store.clone();
         // The group learns registered addresses at the registry monitor's next pass; run passes now.
         let monitor = RegistryMonitor::new(
@@ -229,30 +324,44 @@ impl AdminRig {
             GroupTokens::new(),
             RegistryOptions::default(),
         );
-        let address = executor.address().to_owned();
+        let addresses: Vec<String> = running
+            .iter()
+            .map(|executor| executor.address().to_owned())
+            .collect();
         let listed = wait_until(Duration::from_secs(10), || {
-            let (monitor, store, address) = (monitor.clone(), store.clone(), address.clone());
+            let (monitor, store, addresses) = (monitor.clone(), store.clone(), addresses.clone());
             async move {
                 monitor.pass(Utc::now()).await.unwrap();
-                group_lists(&store, group, &address).await
+                group_lists(&store, group, &addresses).await
             }
         })
         .await;
-        assert!(listed, "the executor registered and its group lists it");
+        assert!(listed, "the executors registered and their group lists them");
+        let reader = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                database_url
+                    .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                    .unwrap()
+                    .read_only(true),
+            )
+            .await
+            .unwrap();
         let rig = AdminRig {
             admin,
-            executor,
+            executors: running,
             store,
+            reader,
             jobs,
             _home: home,
         };
         (rig, recorder)
     }
 
-    /// Submits `count` manual triggers and returns completed rows per second.
-    async fn round(&self, count: usize) -> f64 {
-        let before = completed(&self.store).await;
-        let started = Instant::now();
+    /// Submits `count` manual triggers; completed rows per second and CPU time per trigger.
+    async fn round(&self, count: usize) -> Round {
+        let after = self.progress().await.0;
+        let (started, cpu) = (Instant::now(), common::cpu_time());
         let queue = self.admin.context().triggers.clone();
         let jobs = self.jobs.clone();
         let submitter = tokio::spawn(async move {
@@ -261,78 +370,88 @@ impl AdminRig {
                 queue.submit(request).await.unwrap();
             }
         });
+        // Two index lookups per poll, so watching costs next to nothing however large the table grows.
         let done = wait_until(TIME_LIMIT, || async {
-            completed(&self.store).await >= before + count as i64
+            let (last, waiting) = self.progress().await;
+            last - after >= count as i64 && waiting == 0
         })
         .await;
-        let elapsed = started.elapsed();
+        let round = Round::new(count, started.elapsed(), common::cpu_time() - cpu);
         submitter.await.unwrap();
         assert!(done, "{count} triggers completed within {TIME_LIMIT:?}");
-        assert_eq!(failed(&self.store).await, 0, "no trigger or execution failed");
-        count as f64 / elapsed.as_secs_f64()
+        let succeeded: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM xxl_job_log WHERE id > ? AND handle_code = 200")
+                .bind(after)
+                .fetch_one(&self.reader)
+                .await
+                .unwrap();
+        assert_eq!(succeeded, count as i64, "every trigger of the round succeeded");
+        round
+    }
+
+    /// The highest log id and the number of rows still without result.
+    async fn progress(&self) -> (i64, i64) {
+        sqlx::query_as(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM xxl_job_log), \
+             (SELECT COUNT(*) FROM xxl_job_log WHERE handle_code = 0)",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .unwrap()
     }
 
     async fn stop(self) {
-        self.executor.stop().await;
+        for executor in self.executors {
+            executor.stop().await;
+        }
         self.admin.shutdown().await;
     }
 }
 
-async fn group_lists(store: &Store, group: JobGroupId, address: &str) -> bool {
+async fn group_lists(store: &Store, group: JobGroupId, addresses: &[String]) -> bool {
     let group = store.group(group).await.unwrap().unwrap();
-    group.addresses().contains(&address)
-}
-
-/// Log rows with a successful result.
-async fn completed(store: &Store) -> i64 {
-    count(store, LogStatus::Success).await
-}
-
-async fn failed(store: &Store) -> i64 {
-    count(store, LogStatus::Failed).await
-}
-
-async fn count(store: &Store, status: LogStatus) -> i64 {
-    let filter = LogFilter {
-        status,
-        ..LogFilter::default()
-    };
-    store.logs_page(&filter, Page::first(1)).await.unwrap().total
+    let listed = group.addresses();
+    addresses.iter().all(|address| listed.contains(&address.as_str()))
 }
 
 /// Raw round trips without the admin: the admin's executor client calls `/run`, the executor's
 /// callbacks go to a [`CountingAdmin`].
 struct Baseline {
     counter: CountingAdmin,
-    executor: Running,
+    executors: Vec<Running>,
     client: ExecutorClient,
     next_log: Arc<AtomicUsize>,
     _logs: tempfile::TempDir,
 }
 
 impl Baseline {
-    async fn start(kind: Kind) -> Baseline {
+    async fn start(kind: Kind, executors: usize) -> Baseline {
         let counter = CountingAdmin::start().await;
         let logs = tempfile::tempdir().unwrap();
-        let executor = kind.start(counter.base.clone(), logs.path()).await;
+        let mut running = Vec::with_capacity(executors);
+        for index in 0..executors {
+            let dir = logs.path().join(index.to_string());
+            running.push(kind.start(counter.base.clone(), &dir).await);
+        }
         Baseline {
             counter,
-            executor,
+            executors: running,
             client: ExecutorClient::new(&ClientOptions::default()).unwrap(),
             next_log: Arc::new(AtomicUsize::new(1)),
             _logs: logs,
         }
     }
 
-    /// `count` triggers, [`IN_FLIGHT`] at a time; results counted per second.
-    async fn round(&self, count: usize) -> f64 {
+    /// `count` triggers, [`IN_FLIGHT`] at a time spread over the executors; results counted per second,
+    /// CPU time per trigger.
+    async fn round(&self, count: usize) -> Round {
         let before = self.counter.results.load(Ordering::Relaxed);
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), common::cpu_time());
         let mut callers = JoinSet::new();
         for caller in 0..IN_FLIGHT {
             let calls = count / IN_FLIGHT + usize::from(caller < count % IN_FLIGHT);
             let (client, next_log) = (self.client.clone(), Arc::clone(&self.next_log));
-            let address = self.executor.address().to_owned();
+            let address = self.executors[caller % self.executors.len()].address().to_owned();
             callers.spawn(async move {
                 let target = ExecutorTarget {
                     address: &address,
@@ -356,11 +475,13 @@ impl Baseline {
         })
         .await;
         assert!(counted, "{count} results called back within {TIME_LIMIT:?}");
-        count as f64 / started.elapsed().as_secs_f64()
+        Round::new(count, started.elapsed(), common::cpu_time() - cpu)
     }
 
     async fn stop(self) {
-        self.executor.stop().await;
+        for executor in self.executors {
+            executor.stop().await;
+        }
         self.counter.server.abort();
     }
 }
@@ -501,19 +622,68 @@ async fn send_results(
 ) {
     let mut batch = Vec::with_capacity(CALLBACK_BATCH);
     while receiver.recv_many(&mut batch, CALLBACK_BATCH).await > 0 {
+        let batch_len = batch.len();
         let body = serde_json::to_vec(
             &CallbackBody::new(Generation::G3, std::mem::take(&mut batch)).encode(Dialect::G3),
         )
         .unwrap();
         let mut sent = false;
+        let items = batch_len;
         for _ in 0..50 {
-            if post_json(&http, &url, body.clone()).await {
+            let started = Instant::now();
+            let accepted = post_json(&http, &url, body.clone()).await;
+            CALLBACK_STATS.record(items, started.elapsed());
+            if accepted {
                 sent = true;
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(sent, "the admin accepted a callback");
+    }
+}
+
+/// Callback requests of the minimal executors: count, results carried, time until the admin answered.
+static CALLBACK_STATS: CallbackStats = CallbackStats {
+    requests: AtomicUsize::new(0),
+    results: AtomicUsize::new(0),
+    micros: AtomicUsize::new(0),
+};
+
+struct CallbackStats {
+    requests: AtomicUsize,
+    results: AtomicUsize,
+    micros: AtomicUsize,
+}
+
+impl CallbackStats {
+    fn record(&self, results: usize, took: Duration) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.results.fetch_add(results, Ordering::Relaxed);
+        self.micros
+            .fetch_add(took.as_micros() as usize, Ordering::Relaxed);
+    }
+
+    /// Prints what [`CallbackStats::take`] returns, for the minimal executor (the SDK keeps its own).
+    fn print(&self, kind: Kind, against: &str) {
+        let (requests, results, millis) = self.take();
+        if kind == Kind::Minimal {
+            println!(
+                "  {against}: {requests} callbacks of {results:.1} results, answered after {millis:.2} ms on average"
+            );
+        }
+    }
+
+    /// Requests, mean results per request and mean answer time (ms) since the last call; resets.
+    fn take(&self) -> (usize, f64, f64) {
+        let requests = self.requests.swap(0, Ordering::Relaxed).max(1);
+        let results = self.results.swap(0, Ordering::Relaxed);
+        let micros = self.micros.swap(0, Ordering::Relaxed);
+        (
+            requests,
+            results as f64 / requests as f64,
+            micros as f64 / requests as f64 / 1000.0,
+        )
     }
 }
 
@@ -544,7 +714,8 @@ struct Skew {
 
 /// Makes `jobs` jobs due at one whole second a few seconds ahead and waits for every result.
 async fn skew_run(jobs: usize) -> Skew {
-    let (rig, recorder) = AdminRig::start(Kind::Minimal, jobs, Schedule::fix_rate(3600).unwrap(), true).await;
+    let (rig, recorder) =
+        AdminRig::start(Kind::Minimal, 1, jobs, Schedule::fix_rate(3600).unwrap(), true).await;
     let planned_ms = (wall_micros() / 1_000_000 + 8) * 1000;
     let updates: Vec<ScheduleUpdate> = rig
         .jobs
@@ -558,15 +729,15 @@ async fn skew_run(jobs: usize) -> Skew {
         .collect();
     rig.store.update_schedules(&updates).await.unwrap();
     let done = wait_until(TIME_LIMIT, || async {
-        completed(&rig.store).await >= jobs as i64
+        let (last, waiting) = rig.progress().await;
+        last >= jobs as i64 && waiting == 0
     })
     .await;
     let completed_micros = wall_micros() - planned_ms * 1000;
     assert!(
         done,
-        "{jobs} scheduled fires completed within {TIME_LIMIT:?}: {} completed, {} failed, {} received",
-        completed(&rig.store).await,
-        failed(&rig.store).await,
+        "{jobs} scheduled fires completed within {TIME_LIMIT:?}: {:?} (last log id, rows waiting), {} received",
+        rig.progress().await,
         recorder.0.lock().unwrap().len()
     );
     let seen = recorder.0.lock().unwrap().clone();

@@ -5,6 +5,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use xjob::UsageError;
 
+// See the workspace manifest for why the binary does not use the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// xjob: a distributed job scheduler compatible with XXL-JOB.
 #[derive(Debug, Parser)]
 #[command(name = "xjob", version, about)]

@@ -18,6 +18,10 @@ use xjob_executor::{Executor, ExecutorConfig, ExecutorHandle, JobContext, JobRes
 use xjob_protocol::TriggerRequest as RunRequest;
 use xjob_test_support::db::{Engine, TestDatabase};
 
+// Benches measure with the allocator the `xjob` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The handler name of every bench job; [`noop_executor`] serves it.
 pub(crate) const HANDLER: &str = "noop";
 
@@ -27,6 +31,17 @@ pub(crate) fn setting(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(default)
+}
+
+/// CPU time (user + system) this process has used so far, over all its threads.
+pub(crate) fn cpu_time() -> std::time::Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).unwrap();
+    let micros = |time: nix::sys::time::TimeVal| {
+        std::time::Duration::from_secs(time.tv_sec().try_into().unwrap())
+            + std::time::Duration::from_micros(time.tv_usec().try_into().unwrap())
+    };
+    micros(usage.user_time()) + micros(usage.system_time())
 }
 
 /// Runs the bench's main future on a multi-threaded runtime (one worker per core).

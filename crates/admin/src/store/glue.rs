@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use xjob_protocol::{JobId, Lenient};
 
 use crate::model::{LogGlue, LogGlueId};
-use crate::store::{Param, Result, Store, on_pool, time};
+use crate::store::{Param, Result, Store, on_write_pool, time};
 
 /// Versions kept per job after each save, as upstream.
 pub const GLUE_HISTORY: u32 = 30;
@@ -48,7 +48,7 @@ impl Store {
             .dialect
             .sql("DELETE FROM xxl_job_logglue WHERE job_id = ? AND id < ?");
         let now = time::to_db(self.zone, now);
-        let saved = on_pool!(self, |pool| {
+        let saved = on_write_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
             let updated = sqlx::query(&update)
                 .bind(source)

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use crate::model::{AddressType, JobGroup, JobGroupId, NewJobGroup};
 use crate::store::dialect::contains_pattern;
 use crate::store::job::placeholders;
-use crate::store::{Page, Paged, Param, Result, Store, StoreError, insert_id, on_pool, time};
+use crate::store::{Page, Paged, Param, Result, Store, StoreError, insert_id, on_write_pool, time};
 
 const COLUMNS: &str =
     "id, app_name, {group_name} AS name, address_type, address_list, access_token, update_time";
@@ -30,7 +30,7 @@ impl Store {
             self.dialect.returning_id()
         ));
         let now = time::to_db(self.zone, now);
-        let id = on_pool!(self, |pool| {
+        let id = on_write_pool!(self, |pool| {
             let mut connection = pool.acquire().await?;
             insert_id!(
                 self.dialect,
@@ -60,7 +60,7 @@ impl Store {
              update_time = ? WHERE id = ?",
         );
         let now = time::to_db(self.zone, now);
-        let result = on_pool!(self, |pool| sqlx::query(&sql)
+        let result = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(&group.name)
             .bind(group.address_type.code())
             .bind(&group.address_list)
@@ -84,7 +84,7 @@ impl Store {
             .dialect
             .sql("UPDATE xxl_job_group SET address_list = ?, update_time = ? WHERE id = ?");
         let now = time::to_db(self.zone, now);
-        on_pool!(self, |pool| {
+        on_write_pool!(self, |pool| {
             sqlx::query(&sql)
                 .bind(addresses)
                 .bind(now)
@@ -105,7 +105,7 @@ impl Store {
         let delete_registry = self
             .dialect
             .sql("DELETE FROM xxl_job_registry WHERE registry_group = ? AND registry_key = ?");
-        on_pool!(self, |pool| {
+        on_write_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
             sqlx::query(&delete_group)
                 .bind(id.0)

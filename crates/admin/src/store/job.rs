@@ -9,7 +9,7 @@ use crate::model::{Glue, Job, JobGroupId, JobSettings, RetryPolicy, Schedule, Sc
 use crate::store::dialect::contains_pattern;
 use crate::store::group::narrow_id;
 use crate::store::log::padded;
-use crate::store::{Page, Paged, Param, Result, Store, StoreError, insert_id, on_pool, time};
+use crate::store::{Page, Paged, Param, Result, Store, StoreError, insert_id, on_pool, on_write_pool, time};
 
 /// Ids per `IN (…)` list when reading many jobs at once.
 const READ_BATCH: usize = 1000;
@@ -118,7 +118,7 @@ impl Store {
         let now = time::to_db(self.zone, now);
         let binds = SettingsBinds::new(&job.settings);
         let settings = &job.settings;
-        let id = on_pool!(self, |pool| {
+        let id = on_write_pool!(self, |pool| {
             let mut connection = pool.acquire().await?;
             insert_id!(
                 self.dialect,
@@ -160,7 +160,7 @@ impl Store {
         ));
         let now = time::to_db(self.zone, now);
         let binds = SettingsBinds::new(settings);
-        let updated = on_pool!(self, |pool| {
+        let updated = on_write_pool!(self, |pool| {
             let mut query = bind_settings!(sqlx::query(&sql).bind(group.0), settings, binds).bind(now);
             if let Some(next_time) = next_time {
                 query = query.bind(next_time);
@@ -178,7 +178,7 @@ impl Store {
              WHERE id = ?",
         );
         let now = time::to_db(self.zone, now);
-        let updated = on_pool!(self, |pool| sqlx::query(&sql)
+        let updated = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(state.status.code())
             .bind(state.last_time)
             .bind(state.next_time)
@@ -199,7 +199,7 @@ impl Store {
                 .sql("DELETE FROM xjob_planned_trigger WHERE job_id = ?"),
             self.dialect.sql("DELETE FROM xxl_job_info WHERE id = ?"),
         ];
-        let deleted = on_pool!(self, |pool| {
+        let deleted = on_write_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
             let mut last = 0;
             for statement in &statements {

@@ -8,8 +8,11 @@ use crate::model::{
     AlarmStatus, ClearType, JobGroupId, JobLog, LogCounts, LogHandle, LogStatus, LogTrigger, NewJobLog,
 };
 use crate::store::dialect::Engine;
+use crate::store::gate::Urgency;
 use crate::store::job::placeholders;
-use crate::store::{Page, Paged, Param, Result, Store, StoreError, bind_params, insert_id, on_pool, time};
+use crate::store::{
+    Page, Paged, Param, Result, Store, StoreError, bind_params, insert_id, on_pool, on_write_pool, time,
+};
 
 /// Writes the trigger step's result into one log row; [`Store::update_log_trigger`] runs it once and
 /// [`Store::update_log_triggers`] once per row on MySQL and PostgreSQL.
@@ -31,7 +34,7 @@ pub const HANDLE_MSG_MAX_CHARS: usize = 15_000;
 /// limit).
 const COMPLETE_BATCH: usize = 500;
 
-/// Rows per joined UPDATE on SQLite (eight parameters each).
+/// Rows per joined UPDATE on SQLite (up to eight parameters each).
 const JOINED_UPDATE_BATCH: usize = 256;
 
 /// Ids per `IN (…)` list when reading many logs at once.
@@ -97,7 +100,7 @@ impl Store {
         } else {
             1
         };
-        on_pool!(self, |pool| {
+        on_write_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
             let mut rest = logs;
             while !rest.is_empty() {
@@ -135,7 +138,7 @@ impl Store {
     /// Writes the trigger step's result.
     pub async fn update_log_trigger(&self, id: LogId, trigger: &LogTrigger) -> Result<bool> {
         let sql = self.dialect.sql(UPDATE_LOG_TRIGGER);
-        let updated = on_pool!(self, |pool| sqlx::query(&sql)
+        let updated = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(&trigger.executor_address)
             .bind(&trigger.executor_handler)
             .bind(&trigger.executor_param)
@@ -162,7 +165,7 @@ impl Store {
             return self.update_log_triggers_joined(updates).await;
         }
         let sql = self.dialect.sql(UPDATE_LOG_TRIGGER);
-        let updated = on_pool!(self, |pool| {
+        let updated = on_write_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
             let mut updated = 0;
             for (id, trigger) in updates {
@@ -192,7 +195,7 @@ impl Store {
             "UPDATE xxl_job_log SET handle_time = ?, handle_code = ?, handle_msg = ? WHERE id = ? AND handle_code = 0",
         );
         let handle_time = handle.time.map(|at| time::to_db(self.zone, at));
-        let updated = on_pool!(self, |pool| sqlx::query(&sql)
+        let updated = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(handle_time)
             .bind(handle.code)
             .bind(&handle.msg)
@@ -209,7 +212,7 @@ impl Store {
     /// hand-off to that thread and back per row; this costs one per statement.
     async fn update_log_triggers_joined(&self, updates: &[(LogId, LogTrigger)]) -> Result<u64> {
         let mut updated = 0;
-        on_pool!(self, |pool| {
+        on_write_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
             let mut rest = updates;
             while !rest.is_empty() {
@@ -246,18 +249,18 @@ impl Store {
     /// message already in the row stays in front of the new one, separated by `<br>`, as upstream keeps
     /// it; messages are cut to [`HANDLE_MSG_MAX_CHARS`]. Returns the ids this call wrote, in input order.
     ///
-    /// On SQLite each result is one execution of the same cached statement; elsewhere one UPDATE per 500
+    /// On SQLite a few joined UPDATEs per batch (`UPDATE … FROM (VALUES …)`); elsewhere one UPDATE per 500
     /// results, its row count rounded up to one of a few sizes so the server keeps a handful of prepared
     /// statements instead of one per batch size.
     pub async fn complete_logs(&self, results: &[(LogId, LogHandle)]) -> Result<Vec<LogId>> {
         if results.is_empty() {
             return Ok(Vec::new());
         }
-        if self.dialect.per_row_writes() {
-            return self.complete_logs_per_row(results).await;
+        if self.dialect.engine == Engine::Sqlite {
+            return self.complete_logs_joined(results).await;
         }
         let mut written = std::collections::HashSet::with_capacity(results.len());
-        on_pool!(self, |pool| {
+        on_write_pool!(self, |pool| {
             let mut transaction = pool.begin().await?;
             for chunk in results.chunks(COMPLETE_BATCH) {
                 let chunk = padded(chunk, COMPLETE_BATCH);
@@ -325,38 +328,49 @@ impl Store {
         Ok(ordered)
     }
 
-    /// [`Store::complete_logs`] as one statement execution per result: the row count of each tells
-    /// whether this call wrote it, so nothing is read back.
-    async fn complete_logs_per_row(&self, results: &[(LogId, LogHandle)]) -> Result<Vec<LogId>> {
-        let sql = self.dialect.sql(format!(
-            "UPDATE xxl_job_log SET handle_time = ?, handle_code = ?, {} WHERE id = ? AND handle_code = 0",
-            self.dialect.append_handle_msg("?", HANDLE_MSG_MAX_CHARS)
-        ));
-        let mut written = Vec::with_capacity(results.len());
-        on_pool!(self, |pool| {
+    /// SQLite's [`Store::complete_logs`]: statements of a few fixed sizes (see [`statement_size`]), each
+    /// joining a `VALUES` list to the table by primary key and returning the ids it wrote, so a batch
+    /// costs one hand-off to the connection's worker thread per statement instead of one per result.
+    /// A log listed twice keeps its first result, as the `CASE` statement of the other engines does.
+    async fn complete_logs_joined(&self, results: &[(LogId, LogHandle)]) -> Result<Vec<LogId>> {
+        let mut seen = std::collections::HashSet::with_capacity(results.len());
+        let unique: Vec<&(LogId, LogHandle)> = results.iter().filter(|(id, _)| seen.insert(id.0)).collect();
+        let mut written = std::collections::HashSet::with_capacity(unique.len());
+        on_write_pool!(self, Urgency::Urgent, |pool| {
             let mut transaction = pool.begin().await?;
-            for (id, handle) in results {
-                let msg = handle
-                    .msg
-                    .as_deref()
-                    .map(|msg| truncate_chars(msg, HANDLE_MSG_MAX_CHARS));
-                // The new message appears twice: for a row without a message and for appending.
-                let updated = sqlx::query(&sql)
-                    .bind(handle.time.map(|at| time::to_db(self.zone, at)))
-                    .bind(handle.code)
-                    .bind(msg)
-                    .bind(msg)
-                    .bind(id.0)
-                    .execute(&mut *transaction)
-                    .await?
-                    .rows_affected();
-                if updated > 0 {
-                    written.push(*id);
+            let mut rest = unique.as_slice();
+            while !rest.is_empty() {
+                let (chunk, tail) = rest.split_at(statement_size(rest.len(), JOINED_UPDATE_BATCH));
+                rest = tail;
+                let sql = format!(
+                    "UPDATE xxl_job_log SET handle_time = v.column2, handle_code = v.column3, {} \
+                     FROM (VALUES {}) AS v WHERE xxl_job_log.id = v.column1 AND xxl_job_log.handle_code = 0 \
+                     RETURNING xxl_job_log.id",
+                    self.dialect.append_handle_msg("v.column4", HANDLE_MSG_MAX_CHARS),
+                    vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
+                );
+                let mut query = sqlx::query_scalar::<_, i64>(&sql);
+                for (id, handle) in chunk {
+                    query = query
+                        .bind(id.0)
+                        .bind(handle.time.map(|at| time::to_db(self.zone, at)))
+                        .bind(handle.code)
+                        .bind(
+                            handle
+                                .msg
+                                .as_deref()
+                                .map(|msg| truncate_chars(msg, HANDLE_MSG_MAX_CHARS)),
+                        );
                 }
+                written.extend(query.fetch_all(&mut *transaction).await?);
             }
             transaction.commit().await?;
         });
-        Ok(written)
+        Ok(unique
+            .into_iter()
+            .map(|(id, _)| *id)
+            .filter(|id| written.contains(&id.0))
+            .collect())
     }
 
     /// The job of each listed log that has no result yet (`handle_code` 0); unknown and finished logs are
@@ -408,7 +422,7 @@ impl Store {
         let sql = self
             .dialect
             .sql("UPDATE xxl_job_log SET alarm_status = ? WHERE id = ? AND alarm_status = ?");
-        let updated = on_pool!(self, |pool| sqlx::query(&sql)
+        let updated = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(to.code())
             .bind(id.0)
             .bind(from.code())
@@ -623,7 +637,7 @@ impl Store {
                 "DELETE FROM xxl_job_log WHERE id IN ({})",
                 placeholders(ids.len())
             ));
-            deleted += on_pool!(self, |pool| {
+            deleted += on_write_pool!(self, |pool| {
                 let mut query = sqlx::query(&delete);
                 for id in &ids {
                     query = query.bind(*id);

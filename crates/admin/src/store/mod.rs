@@ -16,6 +16,7 @@
 //! executor. `trigger_last_time`/`trigger_next_time` are epoch milliseconds, as upstream.
 
 pub mod dialect;
+mod gate;
 mod glue;
 mod group;
 mod job;
@@ -30,7 +31,10 @@ mod token;
 mod user;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::store::gate::WriteGate;
 
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
@@ -136,7 +140,16 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Clone)]
 enum Pool {
-    Sqlite(SqlitePool),
+    /// SQLite takes one writer at a time, and a connection that finds the write lock taken sleeps in
+    /// SQLite's busy handler (1 ms, then 2, 5, 10 … up to 100 ms) while the lock may long be free again.
+    /// So every write goes through `writer`, a pool of one connection, where writers queue in order
+    /// without sleeping; reads use `readers`, which WAL lets run beside the writer.
+    Sqlite {
+        readers: SqlitePool,
+        writer: SqlitePool,
+        /// Who gets `writer` next; see [`gate`].
+        gate: Arc<WriteGate>,
+    },
     MySql(MySqlPool),
     Postgres(PgPool),
 }
@@ -146,7 +159,27 @@ enum Pool {
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.pool {
-            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Sqlite { readers: $pool, .. } => $body,
+            $crate::store::Pool::MySql($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// [`on_pool!`] for statements that write: on SQLite they run on the single writer connection (see
+/// [`Pool::Sqlite`]); MySQL and PostgreSQL lock rows, not the database, and use their one pool.
+macro_rules! on_write_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        on_write_pool!($store, $crate::store::gate::Urgency::Normal, |$pool| $body)
+    };
+    ($store:expr, $urgency:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite {
+                writer: $pool, gate, ..
+            } => {
+                let _turn = gate.enter($urgency).await;
+                $body
+            }
             $crate::store::Pool::MySql($pool) => $body,
             $crate::store::Pool::Postgres($pool) => $body,
         }
@@ -197,7 +230,7 @@ macro_rules! bind_params {
     }};
 }
 
-pub(crate) use {bind_params, insert_id, on_pool};
+pub(crate) use {bind_params, insert_id, on_pool, on_write_pool};
 
 /// One bound value of a statement whose conditions are assembled at run time.
 #[derive(Clone, Debug)]
@@ -245,13 +278,30 @@ impl Store {
                     // WAL makes NORMAL durable against application crashes; only a power loss may lose
                     // the last transactions, which the scheduler recomputes anyway.
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10));
-                Pool::Sqlite(
+                    .busy_timeout(Duration::from_secs(10))
+                    // Statement journals of multi-row statements stay in memory instead of temporary files.
+                    .pragma("temp_store", "memory");
+                let readers = SqlitePoolOptions::new()
+                    .max_connections(options.max_connections.unwrap_or(4))
+                    .connect_with(connect.clone())
+                    .await?;
+                // An in-memory database exists once per connection; there all connections must be one.
+                let in_memory = options.url.contains(":memory:") || options.url.contains("mode=memory");
+                let writer = if in_memory {
+                    readers.clone()
+                } else {
+                    // The writer touches the table's and every index's hot pages; 32 MiB of page cache (the
+                    // default is 2) keeps them out of the read system call.
                     SqlitePoolOptions::new()
-                        .max_connections(options.max_connections.unwrap_or(4))
-                        .connect_with(connect)
-                        .await?,
-                )
+                        .max_connections(1)
+                        .connect_with(connect.pragma("cache_size", "-32768"))
+                        .await?
+                };
+                Pool::Sqlite {
+                    readers,
+                    writer,
+                    gate: Arc::new(WriteGate::new()),
+                }
             }
             Engine::MySql => Pool::MySql(
                 MySqlPoolOptions::new()
@@ -368,7 +418,10 @@ impl Store {
 
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
-        on_pool!(self, |pool| pool.close().await)
+        on_pool!(self, |pool| pool.close().await);
+        if let Pool::Sqlite { writer, .. } = &self.pool {
+            writer.close().await;
+        }
     }
 }
 

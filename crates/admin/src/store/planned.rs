@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use xjob_protocol::JobId;
 
 use crate::model::{NewPlannedTrigger, PlannedTrigger, PlannedTriggerId};
-use crate::store::{Param, Result, Store, insert_id, on_pool, time};
+use crate::store::{Param, Result, Store, insert_id, on_write_pool, time};
 
 pub(crate) const COLUMNS: &str =
     "id, job_id, trigger_time, executor_param, address_list, created_at, created_by";
@@ -36,7 +36,7 @@ impl Store {
         ));
         let now = time::to_db(self.zone, now);
         let addresses = stored_addresses(&planned.address_list);
-        let id = on_pool!(self, |pool| {
+        let id = on_write_pool!(self, |pool| {
             let mut connection = pool.acquire().await?;
             insert_id!(
                 self.dialect,
@@ -71,7 +71,7 @@ impl Store {
     /// Cancels a planned trigger; false when it no longer exists (claimed for firing, or cancelled).
     pub async fn delete_planned_trigger(&self, id: PlannedTriggerId) -> Result<bool> {
         let sql = self.dialect.sql("DELETE FROM xjob_planned_trigger WHERE id = ?");
-        let deleted = on_pool!(self, |pool| sqlx::query(&sql)
+        let deleted = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(id.0)
             .execute(pool)
             .await?

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use xjob_protocol::{Generation, Lenient, RegistryGroup};
 
 use crate::model::{Registry, RegistryId};
-use crate::store::{Param, Result, Store, on_pool, time};
+use crate::store::{Param, Result, Store, on_write_pool, time};
 
 #[derive(sqlx::FromRow)]
 struct RegistryRow {
@@ -52,7 +52,7 @@ impl Store {
             )
         ));
         let now = time::to_db(self.zone, now);
-        on_pool!(self, |pool| {
+        on_write_pool!(self, |pool| {
             sqlx::query(&sql)
                 .bind(group)
                 .bind(key)
@@ -70,7 +70,7 @@ impl Store {
         let sql = self.dialect.sql(
             "DELETE FROM xxl_job_registry WHERE registry_group = ? AND registry_key = ? AND registry_value = ?",
         );
-        let removed = on_pool!(self, |pool| sqlx::query(&sql)
+        let removed = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(group)
             .bind(key)
             .bind(value)
@@ -86,7 +86,7 @@ impl Store {
             .dialect
             .sql("DELETE FROM xxl_job_registry WHERE update_time < ?");
         let cutoff = time::to_db(self.zone, dead_before);
-        Ok(on_pool!(self, |pool| sqlx::query(&sql)
+        Ok(on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(cutoff)
             .execute(pool)
             .await?

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 
 use crate::model::{LogCounts, LogReport, LogReportId};
-use crate::store::{Result, Store, on_pool, time};
+use crate::store::{Result, Store, on_pool, on_write_pool, time};
 
 #[derive(sqlx::FromRow)]
 struct ReportRow {
@@ -30,7 +30,7 @@ impl Store {
             )
         ));
         let now = time::to_db(self.zone, now);
-        on_pool!(self, |pool| {
+        on_write_pool!(self, |pool| {
             sqlx::query(&sql)
                 .bind(start)
                 .bind(saturate(counts.running))

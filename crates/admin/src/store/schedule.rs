@@ -6,6 +6,7 @@ use sqlx::{MySql, Postgres, Sqlite, Transaction};
 use xjob_protocol::JobId;
 
 use crate::model::{Job, PlannedTrigger, TriggerStatus};
+use crate::store::gate::{Turn, Urgency};
 use crate::store::job::{COLUMNS, JobRow, placeholders};
 use crate::store::planned::{self, PlannedRow, stored_addresses};
 use crate::store::{Result, Store, StoreError, time};
@@ -22,6 +23,8 @@ pub const UPDATE_BATCH: usize = 100;
 pub struct StoreTx<'s> {
     store: &'s Store,
     transaction: Tx,
+    /// SQLite: this transaction's turn on the writer connection, held until it ends.
+    _turn: Turn,
 }
 
 /// The new schedule of one job after a scan.
@@ -85,14 +88,18 @@ impl Store {
     /// another connection wrote in between; scans that go on to write should use
     /// [`Store::lock_schedule`], whose first statement is a write.
     pub async fn begin(&self) -> Result<StoreTx<'_>> {
-        let transaction = match &self.pool {
-            super::Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            super::Pool::MySql(pool) => Tx::MySql(pool.begin().await?),
-            super::Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        let (transaction, turn) = match &self.pool {
+            super::Pool::Sqlite { writer, gate, .. } => {
+                let turn = gate.enter(Urgency::Normal).await;
+                (Tx::Sqlite(writer.begin().await?), turn)
+            }
+            super::Pool::MySql(pool) => (Tx::MySql(pool.begin().await?), None),
+            super::Pool::Postgres(pool) => (Tx::Postgres(pool.begin().await?), None),
         };
         Ok(StoreTx {
             store: self,
             transaction,
+            _turn: turn,
         })
     }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::model::{ApiToken, ApiTokenId, GroupScope, NewApiToken, UserId};
-use crate::store::{Param, Result, Store, StoreError, insert_id, on_pool, time};
+use crate::store::{Param, Result, Store, StoreError, insert_id, on_write_pool, time};
 
 const COLUMNS: &str = "id, name, token_hash, group_scope, created_by, add_time, last_used_time";
 
@@ -27,7 +27,7 @@ impl Store {
         ));
         let now = time::to_db(self.zone, now);
         let scope = token.scope.to_stored();
-        let id = on_pool!(self, |pool| {
+        let id = on_write_pool!(self, |pool| {
             let mut connection = pool.acquire().await?;
             insert_id!(
                 self.dialect,
@@ -65,7 +65,7 @@ impl Store {
             .dialect
             .sql("UPDATE xjob_api_token SET last_used_time = ? WHERE id = ?");
         let now = time::to_db(self.zone, now);
-        on_pool!(self, |pool| {
+        on_write_pool!(self, |pool| {
             sqlx::query(&sql).bind(now).bind(id.0).execute(pool).await?;
         });
         Ok(())
@@ -74,7 +74,7 @@ impl Store {
     /// Revokes (deletes) a token; false when it did not exist.
     pub async fn delete_api_token(&self, id: ApiTokenId) -> Result<bool> {
         let sql = self.dialect.sql("DELETE FROM xjob_api_token WHERE id = ?");
-        let deleted = on_pool!(self, |pool| sqlx::query(&sql)
+        let deleted = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(id.0)
             .execute(pool)
             .await?

@@ -3,7 +3,7 @@
 use crate::model::{JobGroupId, NewUser, User, UserId, UserRole};
 use crate::store::dialect::contains_pattern;
 use crate::store::group::narrow_id;
-use crate::store::{Page, Paged, Param, Result, Store, StoreError, insert_id, on_pool};
+use crate::store::{Page, Paged, Param, Result, Store, StoreError, insert_id, on_write_pool};
 
 const COLUMNS: &str = "id, username, password, token, role, permission";
 
@@ -25,7 +25,7 @@ impl Store {
             self.dialect.returning_id()
         ));
         let permission = permission_to_stored(&user.permission);
-        let id = on_pool!(self, |pool| {
+        let id = on_write_pool!(self, |pool| {
             let mut connection = pool.acquire().await?;
             insert_id!(
                 self.dialect,
@@ -61,7 +61,7 @@ impl Store {
         let sql = self
             .dialect
             .sql("UPDATE xxl_job_user SET password = ? WHERE id = ?");
-        let updated = on_pool!(self, |pool| sqlx::query(&sql)
+        let updated = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(password_hash)
             .bind(id.0)
             .execute(pool)
@@ -73,7 +73,7 @@ impl Store {
     /// Stores the current session signature (`None` at logout, stored as `''` like upstream).
     pub async fn set_user_token(&self, id: UserId, token: Option<&str>) -> Result<bool> {
         let sql = self.dialect.sql("UPDATE xxl_job_user SET token = ? WHERE id = ?");
-        let updated = on_pool!(self, |pool| sqlx::query(&sql)
+        let updated = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(token.unwrap_or(""))
             .bind(id.0)
             .execute(pool)
@@ -93,7 +93,7 @@ impl Store {
             .dialect
             .sql("UPDATE xxl_job_user SET role = ?, permission = ? WHERE id = ?");
         let permission = permission_to_stored(permission);
-        let updated = on_pool!(self, |pool| sqlx::query(&sql)
+        let updated = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(role.code())
             .bind(&permission)
             .bind(id.0)
@@ -106,7 +106,7 @@ impl Store {
     /// Deletes a user; false when it did not exist.
     pub async fn delete_user(&self, id: UserId) -> Result<bool> {
         let sql = self.dialect.sql("DELETE FROM xxl_job_user WHERE id = ?");
-        let deleted = on_pool!(self, |pool| sqlx::query(&sql)
+        let deleted = on_write_pool!(self, |pool| sqlx::query(&sql)
             .bind(id.0)
             .execute(pool)
             .await?

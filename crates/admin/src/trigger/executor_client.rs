@@ -7,7 +7,9 @@
 //! slow or confused one. Which address to call, and what the reply means for the log row, is decided
 //! elsewhere.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT_CHARSET, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -25,7 +27,11 @@ use crate::route::Probe;
 pub struct ExecutorClient {
     http: reqwest::Client,
     timeout: Duration,
+    urls: Arc<Mutex<HashMap<String, reqwest::Url>>>,
 }
+
+/// Parsed URLs kept at most; the cache starts over when full (manual address lists can name anything).
+const URL_CACHE_LIMIT: usize = 10_000;
 
 /// Client settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,6 +167,7 @@ impl ExecutorClient {
         Ok(ExecutorClient {
             http,
             timeout: options.timeout,
+            urls: Arc::default(),
         })
     }
 
@@ -241,9 +248,12 @@ impl ExecutorClient {
         url: &str,
         body: String,
     ) -> Result<bytes::Bytes, ClientError> {
-        let response = self
-            .http
-            .post(url)
+        let request = match self.parsed(url) {
+            Some(parsed) => self.http.post(parsed),
+            // Left to the client, which reports why the address is not a URL.
+            None => self.http.post(url),
+        };
+        let response = request
             .headers(headers(target))
             .body(body)
             .send()
@@ -257,6 +267,21 @@ impl ExecutorClient {
             });
         }
         response.bytes().await.map_err(|error| self.classify(url, error))
+    }
+
+    /// `url` parsed, from the cache when it was seen before: parsing (host and IDNA checks) costs more than
+    /// the rest of building a request, and the same few executor URLs are called over and over.
+    fn parsed(&self, url: &str) -> Option<reqwest::Url> {
+        let mut urls = self.urls.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(parsed) = urls.get(url) {
+            return Some(parsed.clone());
+        }
+        let parsed = reqwest::Url::parse(url).ok()?;
+        if urls.len() >= URL_CACHE_LIMIT {
+            urls.clear();
+        }
+        urls.insert(url.to_owned(), parsed.clone());
+        Some(parsed)
     }
 
     fn classify(&self, url: &str, error: reqwest::Error) -> ClientError {

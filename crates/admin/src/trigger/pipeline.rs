@@ -91,13 +91,15 @@ pub struct PipelineHandle {
 }
 
 impl Default for PipelineLimits {
+    /// Batches of 256 keep each write transaction short: on SQLite a result write waits for the write
+    /// in progress, and larger batches save little once statements carry hundreds of rows.
     fn default() -> Self {
         PipelineLimits {
-            batch: 1000,
+            batch: 256,
             in_flight: 300,
             slow_in_flight: 100,
             backlog: 20_000,
-            result_batch: 2000,
+            result_batch: 256,
         }
     }
 }

@@ -178,17 +178,6 @@ impl Dialect {
         }
     }
 
-    /// Whether a batch of row updates is best written as one small cached statement executed once per
-    /// row inside a transaction, rather than as multi-row statements.
-    ///
-    /// SQLite runs in-process: a per-row statement costs no network round trip, is prepared once per
-    /// connection, and finds its row by primary key, while a multi-row `CASE` statement is parsed for
-    /// every batch size and compares every row against every branch. MySQL and PostgreSQL pay a round
-    /// trip per statement, so there one statement per batch wins.
-    pub(crate) fn per_row_writes(&self) -> bool {
-        self.engine == Engine::Sqlite
-    }
-
     /// The statement that takes the cluster lock inside the current transaction; it yields one row when
     /// the lock row exists.
     ///
