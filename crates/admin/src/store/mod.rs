@@ -292,10 +292,21 @@ impl Store {
                 } else {
                     // The writer touches the table's and every index's hot pages; 32 MiB of page cache (the
                     // default is 2) keeps them out of the read system call.
-                    SqlitePoolOptions::new()
+                    // A checkpoint (copying the WAL into the database file and syncing it) run by a commit
+                    // stalls every queued write, and copies more the larger the database has grown. A task
+                    // beside the writer copies the WAL every second; the writer's own checkpoint, once the
+                    // WAL passes 16 MiB, then finds little left to copy, and completing it lets SQLite
+                    // start the WAL over (a checkpoint that never catches up with a busy writer cannot).
+                    let writer = SqlitePoolOptions::new()
                         .max_connections(1)
-                        .connect_with(connect.pragma("cache_size", "-32768"))
-                        .await?
+                        .connect_with(
+                            connect
+                                .pragma("cache_size", "-32768")
+                                .pragma("wal_autocheckpoint", "4096"),
+                        )
+                        .await?;
+                    tokio::spawn(checkpoint_wal(readers.clone()));
+                    writer
                 };
                 Pool::Sqlite {
                     readers,
@@ -421,6 +432,32 @@ impl Store {
         on_pool!(self, |pool| pool.close().await);
         if let Pool::Sqlite { writer, .. } = &self.pool {
             writer.close().await;
+        }
+    }
+}
+
+/// How often the WAL of an SQLite database is copied into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Checkpoints the WAL of an SQLite database every [`CHECKPOINT_INTERVAL`] on a reader connection until
+/// the pool closes. PASSIVE checkpoints wait for no one: the writer goes on appending to the WAL while
+/// the pages before it are copied, and SQLite starts the WAL over once everything in it is copied.
+async fn checkpoint_wal(readers: SqlitePool) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if readers.is_closed() {
+            return;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&readers)
+            .await
+        {
+            if readers.is_closed() {
+                return;
+            }
+            tracing::warn!(%error, "checkpointing the SQLite write-ahead log failed");
         }
     }
 }
