@@ -331,7 +331,7 @@ fn start_background(
         SchedulerOptions {
             window: config.schedule_pre_read,
             page_size: config.schedule_batch(),
-            ..SchedulerOptions::default()
+            misfire_threshold: config.misfire_threshold,
         },
     );
     let waker = scheduler.waker();

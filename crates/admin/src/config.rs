@@ -93,6 +93,11 @@ pub struct AdminConfig {
     /// 1 s to 1 h. A shorter window notices new and edited schedules sooner at the cost of more scans.
     #[serde(deserialize_with = "deserialize_duration")]
     pub schedule_pre_read: Duration,
+    /// How late a scheduled fire may be found and still go out as planned; later, the job's misfire
+    /// strategy decides (upstream's fixed 5 s). 1 s to 1 h; raise it when admins pause longer (GC, VM
+    /// migration) and late fires should still run.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub misfire_threshold: Duration,
     /// Period of the registry monitor, which forgets dead executors and rebuilds the address lists of
     /// automatic groups from live registrations (upstream's registry beat, 30 s); at least 1 s. Executors
     /// should beat at least this often.
@@ -193,6 +198,7 @@ impl Default for AdminConfig {
             trigger_queue_capacity: 5000,
             schedule_batch_size: 100,
             schedule_pre_read: Duration::from_secs(5),
+            misfire_threshold: Duration::from_secs(5),
             registry_beat_interval: REGISTRY_BEAT_INTERVAL,
             registry_dead_timeout: REGISTRY_DEAD_TIMEOUT,
             lost_result_interval: Duration::from_secs(60),
@@ -281,6 +287,9 @@ impl AdminConfig {
         }
         if !(SECOND..=Duration::from_secs(3600)).contains(&self.schedule_pre_read) {
             return error("schedule_pre_read", "must be between 1s and 1h".to_owned());
+        }
+        if !(SECOND..=Duration::from_secs(3600)).contains(&self.misfire_threshold) {
+            return error("misfire_threshold", "must be between 1s and 1h".to_owned());
         }
         for (key, value) in [
             ("registry_beat_interval", self.registry_beat_interval),

@@ -117,6 +117,9 @@ pub struct AdminArgs {
     /// How far ahead each scheduler pass claims fires, 1s..=1h (upstream's 5 s pre-read).
     #[arg(long, env = "XJOB_ADMIN_SCHEDULE_PRE_READ", value_parser = parse_duration, value_name = "DURATION")]
     pub schedule_pre_read: Option<Duration>,
+    /// How late a fire may be and still go out as planned, 1s..=1h (upstream's fixed 5 s).
+    #[arg(long, env = "XJOB_ADMIN_MISFIRE_THRESHOLD", value_parser = parse_duration, value_name = "DURATION")]
+    pub misfire_threshold: Option<Duration>,
     /// Period of the registry monitor, at least 1s (upstream's 30 s beat).
     #[arg(long, env = "XJOB_ADMIN_REGISTRY_BEAT_INTERVAL", value_parser = parse_duration, value_name = "DURATION")]
     pub registry_beat_interval: Option<Duration>,
@@ -356,6 +359,7 @@ impl AdminArgs {
         set(&mut config.trigger_queue_capacity, &self.trigger_queue_capacity);
         set(&mut config.schedule_batch_size, &self.schedule_batch_size);
         set(&mut config.schedule_pre_read, &self.schedule_pre_read);
+        set(&mut config.misfire_threshold, &self.misfire_threshold);
         set(&mut config.registry_beat_interval, &self.registry_beat_interval);
         set(&mut config.registry_dead_timeout, &self.registry_dead_timeout);
         set(&mut config.lost_result_interval, &self.lost_result_interval);

@@ -78,7 +78,7 @@ fn deeper_upstream_names_are_found_too() {
 fn file_errors_are_one_line_naming_the_key() {
     check_file_error(
         "prot = 1\n",
-        "line 1: unknown field `prot`, expected one of `listen`, `port`, `data_dir`, `database_url`, `database_pool_size`, `time_zone`, `access_token`, `insecure_no_token`, `trigger_timeout`, `trigger_pool_fast_max`, `trigger_pool_slow_max`, `trigger_queue_capacity`, `schedule_batch_size`, `schedule_pre_read`, `registry_beat_interval`, `registry_dead_timeout`, `lost_result_interval`, `lost_result_timeout`, `fail_monitor_interval`, `log_retention_days`, `language`, `admin_address`, `executor_generation`, `shutdown_grace`, `mail_host`, `mail_port`, `mail_username`, `mail_password`, `mail_from`, `mail_starttls`, `kubernetes`",
+        "line 1: unknown field `prot`, expected one of `listen`, `port`, `data_dir`, `database_url`, `database_pool_size`, `time_zone`, `access_token`, `insecure_no_token`, `trigger_timeout`, `trigger_pool_fast_max`, `trigger_pool_slow_max`, `trigger_queue_capacity`, `schedule_batch_size`, `schedule_pre_read`, `misfire_threshold`, `registry_beat_interval`, `registry_dead_timeout`, `lost_result_interval`, `lost_result_timeout`, `fail_monitor_interval`, `log_retention_days`, `language`, `admin_address`, `executor_generation`, `shutdown_grace`, `mail_host`, `mail_port`, `mail_username`, `mail_password`, `mail_from`, `mail_starttls`, `kubernetes`",
     );
     check_file_error(
         "port = 1\ntime_zone = \"Mars/Base\"\n",
@@ -126,14 +126,16 @@ fn validation_names_the_key() {
     check_invalid(|c| c.trigger_queue_capacity = 0, "trigger_queue_capacity");
     check_invalid(|c| c.admin_address = Some("ftp://x/".to_owned()), "admin_address");
     check_invalid(|c| c.mail_port = 0, "mail_port");
-    check_invalid(
-        |c| c.schedule_pre_read = Duration::from_millis(999),
-        "schedule_pre_read",
-    );
-    check_invalid(
-        |c| c.schedule_pre_read = Duration::from_secs(3601),
-        "schedule_pre_read",
-    );
+    // Settings that must lie between 1 s and 1 h.
+    let bounded: [(fn(&mut AdminConfig, Duration), &str); 2] = [
+        (|c, value| c.schedule_pre_read = value, "schedule_pre_read"),
+        (|c, value| c.misfire_threshold = value, "misfire_threshold"),
+    ];
+    for (set, key) in bounded {
+        for outside in [Duration::from_millis(999), Duration::from_secs(3601)] {
+            check_invalid(|c| set(c, outside), key);
+        }
+    }
     check_invalid(
         |c| c.registry_beat_interval = Duration::ZERO,
         "registry_beat_interval",
@@ -206,6 +208,7 @@ fn durations_and_generations_parse() {
 fn background_timings_default_to_upstream_and_can_be_shortened() {
     let defaults = AdminConfig::default();
     assert_eq!(defaults.schedule_pre_read, Duration::from_secs(5));
+    assert_eq!(defaults.misfire_threshold, Duration::from_secs(5));
     assert_eq!(defaults.registry_beat_interval, Duration::from_secs(30));
     assert_eq!(defaults.registry_dead_timeout, Duration::from_secs(90));
     assert_eq!(defaults.lost_result_interval, Duration::from_secs(60));
@@ -213,12 +216,13 @@ fn background_timings_default_to_upstream_and_can_be_shortened() {
     assert_eq!(defaults.fail_monitor_interval, Duration::from_secs(10));
 
     let short = parse(
-        "access_token = \"t\"\ndata_dir = \"/var/lib/xjob\"\nschedule_pre_read = \"2s\"\n\
+        "access_token = \"t\"\ndata_dir = \"/var/lib/xjob\"\nschedule_pre_read = \"2s\"\nmisfire_threshold = \"30s\"\n\
          registry_beat_interval = \"1s\"\nregistry_dead_timeout = 3\nlost_result_interval = \"1s\"\n\
          lost_result_timeout = \"2m\"\nfail_monitor_interval = \"1s\"\n",
     );
     assert_eq!(short.validate(), Ok(()));
     assert_eq!(short.schedule_pre_read, Duration::from_secs(2));
+    assert_eq!(short.misfire_threshold, Duration::from_secs(30));
     assert_eq!(short.registry_beat_interval, Duration::from_secs(1));
     assert_eq!(short.registry_dead_timeout, Duration::from_secs(3));
     assert_eq!(short.lost_result_interval, Duration::from_secs(1));
