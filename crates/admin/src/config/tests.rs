@@ -127,7 +127,8 @@ fn validation_names_the_key() {
     check_invalid(|c| c.admin_address = Some("ftp://x/".to_owned()), "admin_address");
     check_invalid(|c| c.mail_port = 0, "mail_port");
     // Settings that must lie between 1 s and 1 h.
-    let bounded: [(fn(&mut AdminConfig, Duration), &str); 2] = [
+    type Set = fn(&mut AdminConfig, Duration);
+    let bounded: [(Set, &str); 2] = [
         (|c, value| c.schedule_pre_read = value, "schedule_pre_read"),
         (|c, value| c.misfire_threshold = value, "misfire_threshold"),
     ];
