@@ -30,6 +30,7 @@ use crate::job_api::error::ApiError;
 use crate::job_api::extract::{ApiJson, ApiPath};
 use crate::job_api::job_form::JobForm;
 use crate::job_api::jobs::{self, TriggerForm};
+use crate::model::address_tokens;
 
 /// Upstream's routes, with and without the pre-3.5 context path.
 pub(crate) fn routes() -> Router<JobApiState> {
@@ -106,12 +107,8 @@ async fn stop_job(state: JobApiState, caller: Caller, request: JobOperateRequest
 async fn trigger_job(state: JobApiState, caller: Caller, request: JobTriggerRequest) -> Outcome {
     let form = TriggerForm {
         executor_param: Some(request.executor_param.unwrap_or_default()),
-        address_list: request
-            .address_list
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|address| !address.is_empty())
+        address_list: address_tokens(request.address_list.as_deref())
+            .into_iter()
             .map(str::to_owned)
             .collect(),
         trigger_time: None,

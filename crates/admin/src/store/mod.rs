@@ -390,6 +390,19 @@ impl Store {
         .await?))
     }
 
+    /// Runs one writing statement written with `?` placeholders, bound to `params` in order, on the
+    /// writer; the number of rows it changed.
+    pub(crate) async fn execute(&self, sql: &str, params: &[Param]) -> Result<u64> {
+        let sql = self.dialect.sql(sql);
+        Ok(on_write_pool!(self, |pool| bind_params!(
+            sqlx::query(&sql),
+            params
+        )
+        .execute(pool)
+        .await?
+        .rows_affected()))
+    }
+
     /// One page of `SELECT {columns} {from_where} ORDER BY {order}` plus the count of all matching
     /// rows; `from_where` starts with ` FROM` and its placeholders take `params`.
     pub(crate) async fn fetch_page<R: EngineRow>(

@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use xjob_protocol::JobId;
 
-use crate::model::{NewPlannedTrigger, PlannedTrigger, PlannedTriggerId};
+use crate::model::{NewPlannedTrigger, PlannedTrigger, PlannedTriggerId, address_tokens};
 use crate::store::{Param, Result, Store, insert_id, on_write_pool, time};
 
 pub(crate) const COLUMNS: &str =
@@ -70,12 +70,12 @@ impl Store {
 
     /// Cancels a planned trigger; false when it no longer exists (claimed for firing, or cancelled).
     pub async fn delete_planned_trigger(&self, id: PlannedTriggerId) -> Result<bool> {
-        let sql = self.dialect.sql("DELETE FROM xjob_planned_trigger WHERE id = ?");
-        let deleted = on_write_pool!(self, |pool| sqlx::query(&sql)
-            .bind(id.0)
-            .execute(pool)
-            .await?
-            .rows_affected());
+        let deleted = self
+            .execute(
+                "DELETE FROM xjob_planned_trigger WHERE id = ?",
+                &[Param::BigInt(id.0)],
+            )
+            .await?;
         Ok(deleted > 0)
     }
 
@@ -85,13 +85,8 @@ impl Store {
             job_id: JobId(row.job_id),
             trigger_time: row.trigger_time,
             executor_param: row.executor_param,
-            address_list: row
-                .address_list
-                .as_deref()
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|address| !address.is_empty())
+            address_list: address_tokens(row.address_list.as_deref())
+                .into_iter()
                 .map(str::to_owned)
                 .collect(),
             created_at: time::from_db(self.zone, row.created_at),

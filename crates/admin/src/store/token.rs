@@ -73,12 +73,9 @@ impl Store {
 
     /// Revokes (deletes) a token; false when it did not exist.
     pub async fn delete_api_token(&self, id: ApiTokenId) -> Result<bool> {
-        let sql = self.dialect.sql("DELETE FROM xjob_api_token WHERE id = ?");
-        let deleted = on_write_pool!(self, |pool| sqlx::query(&sql)
-            .bind(id.0)
-            .execute(pool)
-            .await?
-            .rows_affected());
+        let deleted = self
+            .execute("DELETE FROM xjob_api_token WHERE id = ?", &[Param::BigInt(id.0)])
+            .await?;
         Ok(deleted > 0)
     }
 

@@ -105,12 +105,9 @@ impl Store {
 
     /// Deletes a user; false when it did not exist.
     pub async fn delete_user(&self, id: UserId) -> Result<bool> {
-        let sql = self.dialect.sql("DELETE FROM xxl_job_user WHERE id = ?");
-        let deleted = on_write_pool!(self, |pool| sqlx::query(&sql)
-            .bind(id.0)
-            .execute(pool)
-            .await?
-            .rows_affected());
+        let deleted = self
+            .execute("DELETE FROM xxl_job_user WHERE id = ?", &[Param::Int(id.0)])
+            .await?;
         Ok(deleted > 0)
     }
 

@@ -34,7 +34,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use xjob_protocol::{JobId, LogId};
 
-use crate::model::{Job, JobGroup, JobGroupId, LogTrigger, NewJobLog, RouteStrategy};
+use crate::model::{Job, JobGroup, JobGroupId, LogTrigger, NewJobLog, RouteStrategy, address_tokens};
 use crate::route::Router;
 use crate::store::Store;
 use crate::trigger::message::{MessageStyle, Registration};
@@ -446,9 +446,7 @@ fn chosen_addresses(request: &TriggerRequest, registered: &[String]) -> Option<C
         .address_list
         .iter()
         .flatten()
-        .flat_map(|list| list.split(','))
-        .map(str::trim)
-        .filter(|address| !address.is_empty())
+        .flat_map(|list| address_tokens(Some(list)))
         .map(str::to_owned)
         .collect();
     if addresses.is_empty() {
