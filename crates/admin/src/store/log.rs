@@ -11,7 +11,8 @@ use crate::store::dialect::Engine;
 use crate::store::gate::Urgency;
 use crate::store::job::placeholders;
 use crate::store::{
-    Page, Paged, Param, Result, Store, StoreError, bind_params, insert_id, on_pool, on_write_pool, time,
+    Page, Paged, Param, Result, Store, StoreError, atomically, bind_params, insert_id, on_pool,
+    on_write_pool, time,
 };
 
 /// Writes the trigger step's result into one log row; [`Store::update_log_trigger`] runs it once and
@@ -94,43 +95,49 @@ impl Store {
     /// ids in VALUES order); MySQL reports the first id of a statement, and the rest follow it when
     /// InnoDB allocates consecutive ids — otherwise each row gets its own INSERT in one transaction.
     pub async fn insert_logs(&self, logs: &[NewJobLog]) -> Result<Vec<LogId>> {
-        let mut ids = Vec::with_capacity(logs.len());
         let per_statement = if self.dialect.consecutive_ids {
             INSERT_BATCH
         } else {
             1
         };
-        on_write_pool!(self, |pool| {
-            let mut transaction = pool.begin().await?;
-            let mut rest = logs;
-            while !rest.is_empty() {
-                let (chunk, tail) = rest.split_at(statement_size(rest.len(), per_statement));
-                rest = tail;
-                let sql = self.dialect.sql(format!(
-                    "INSERT INTO xxl_job_log (job_group, job_id, trigger_time, trigger_code, handle_code) VALUES {}{}",
-                    vec!["(?, ?, ?, 0, 0)"; chunk.len()].join(", "),
-                    self.dialect.returning_id()
-                ));
-                let mut query = sqlx::query(&sql);
-                for log in chunk {
-                    query = query
-                        .bind(log.job_group.0)
-                        .bind(log.job_id.0)
-                        .bind(time::to_db(self.zone, log.trigger_time));
-                }
-                if self.dialect.last_insert_id().is_some() {
-                    let first = insert_id!(self.dialect, transaction, query);
-                    ids.extend((0..chunk.len()).map(|offset| LogId(first + offset as i64)));
-                } else {
-                    let mut returned: Vec<i64> = Vec::with_capacity(chunk.len());
-                    for row in query.fetch_all(&mut *transaction).await? {
-                        returned.push(sqlx::Row::try_get(&row, 0)?);
+        let mut chunks = Vec::new();
+        let mut rest = logs;
+        while !rest.is_empty() {
+            let (chunk, tail) = rest.split_at(statement_size(rest.len(), per_statement));
+            chunks.push(chunk);
+            rest = tail;
+        }
+        let ids = on_write_pool!(self, |pool| {
+            atomically(pool, chunks.len(), async |connection| {
+                let mut ids = Vec::with_capacity(logs.len());
+                for chunk in &chunks {
+                    let sql = self.dialect.sql(format!(
+                        "INSERT INTO xxl_job_log (job_group, job_id, trigger_time, trigger_code, handle_code) VALUES {}{}",
+                        vec!["(?, ?, ?, 0, 0)"; chunk.len()].join(", "),
+                        self.dialect.returning_id()
+                    ));
+                    let mut query = sqlx::query(&sql);
+                    for log in *chunk {
+                        query = query
+                            .bind(log.job_group.0)
+                            .bind(log.job_id.0)
+                            .bind(time::to_db(self.zone, log.trigger_time));
                     }
-                    returned.sort_unstable();
-                    ids.extend(returned.into_iter().map(LogId));
+                    if self.dialect.last_insert_id().is_some() {
+                        let first = insert_id!(self.dialect, connection, query);
+                        ids.extend((0..chunk.len()).map(|offset| LogId(first + offset as i64)));
+                    } else {
+                        let mut returned: Vec<i64> = Vec::with_capacity(chunk.len());
+                        for row in query.fetch_all(&mut *connection).await? {
+                            returned.push(sqlx::Row::try_get(&row, 0)?);
+                        }
+                        returned.sort_unstable();
+                        ids.extend(returned.into_iter().map(LogId));
+                    }
                 }
-            }
-            transaction.commit().await?;
+                Ok(ids)
+            })
+            .await?
         });
         Ok(ids)
     }
@@ -206,40 +213,43 @@ impl Store {
         Ok(updated > 0)
     }
 
-    /// SQLite's [`Store::update_log_triggers`]: the batch in a few statements of fixed sizes (see
-    /// [`statement_size`]), each joining a `VALUES` list to the table by primary key (`UPDATE … FROM`).
-    /// SQLite runs every statement on the connection's worker thread, so a statement per row costs a
-    /// hand-off to that thread and back per row; this costs one per statement.
+    /// SQLite's [`Store::update_log_triggers`]: statements of up to [`JOINED_UPDATE_BATCH`] rows, each
+    /// joining a `VALUES` list to the table by primary key (`UPDATE … FROM`) and padded to one of a few
+    /// lengths (see [`padded`]; a row listed twice is updated once, with the same values) so that it
+    /// stays prepared. SQLite runs every statement on the connection's worker thread, so a statement per
+    /// row would cost a hand-off to that thread and back per row; the usual batch is one statement, run
+    /// without BEGIN and COMMIT (see [`atomically`]).
     async fn update_log_triggers_joined(&self, updates: &[(LogId, LogTrigger)]) -> Result<u64> {
-        let mut updated = 0;
-        on_write_pool!(self, |pool| {
-            let mut transaction = pool.begin().await?;
-            let mut rest = updates;
-            while !rest.is_empty() {
-                let (chunk, tail) = rest.split_at(statement_size(rest.len(), JOINED_UPDATE_BATCH));
-                rest = tail;
-                let sql = format!(
-                    "UPDATE xxl_job_log SET executor_address = v.column2, executor_handler = v.column3, \
-                     executor_param = v.column4, executor_sharding_param = v.column5, \
-                     executor_fail_retry_count = v.column6, trigger_code = v.column7, trigger_msg = v.column8 \
-                     FROM (VALUES {}) AS v WHERE xxl_job_log.id = v.column1",
-                    vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
-                );
-                let mut query = sqlx::query(&sql);
-                for (id, trigger) in chunk {
-                    query = query
-                        .bind(id.0)
-                        .bind(&trigger.executor_address)
-                        .bind(&trigger.executor_handler)
-                        .bind(&trigger.executor_param)
-                        .bind(&trigger.executor_sharding_param)
-                        .bind(trigger.executor_fail_retry_count)
-                        .bind(trigger.code)
-                        .bind(&trigger.msg);
+        let statements = updates.len().div_ceil(JOINED_UPDATE_BATCH);
+        let updated = on_write_pool!(self, |pool| {
+            atomically(pool, statements, async |connection| {
+                let mut updated = 0;
+                for chunk in updates.chunks(JOINED_UPDATE_BATCH) {
+                    let chunk = padded(chunk, JOINED_UPDATE_BATCH);
+                    let sql = format!(
+                        "UPDATE xxl_job_log SET executor_address = v.column2, executor_handler = v.column3, \
+                         executor_param = v.column4, executor_sharding_param = v.column5, \
+                         executor_fail_retry_count = v.column6, trigger_code = v.column7, trigger_msg = v.column8 \
+                         FROM (VALUES {}) AS v WHERE xxl_job_log.id = v.column1",
+                        vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (id, trigger) in chunk {
+                        query = query
+                            .bind(id.0)
+                            .bind(&trigger.executor_address)
+                            .bind(&trigger.executor_handler)
+                            .bind(&trigger.executor_param)
+                            .bind(&trigger.executor_sharding_param)
+                            .bind(trigger.executor_fail_retry_count)
+                            .bind(trigger.code)
+                            .bind(&trigger.msg);
+                    }
+                    updated += query.execute(&mut *connection).await?.rows_affected();
                 }
-                updated += query.execute(&mut *transaction).await?.rows_affected();
-            }
-            transaction.commit().await?;
+                Ok(updated)
+            })
+            .await?
         });
         Ok(updated)
     }
@@ -328,43 +338,46 @@ impl Store {
         Ok(ordered)
     }
 
-    /// SQLite's [`Store::complete_logs`]: statements of a few fixed sizes (see [`statement_size`]), each
-    /// joining a `VALUES` list to the table by primary key and returning the ids it wrote, so a batch
-    /// costs one hand-off to the connection's worker thread per statement instead of one per result.
-    /// A log listed twice keeps its first result, as the `CASE` statement of the other engines does.
+    /// SQLite's [`Store::complete_logs`]: statements of up to [`JOINED_UPDATE_BATCH`] results, each
+    /// joining a `VALUES` list to the table by primary key and returning the ids it wrote, padded like
+    /// [`Store::update_log_triggers`]' (a row listed twice is updated once), so a batch costs one hand-off
+    /// to the connection's worker thread per statement instead of one per result, and the usual batch is
+    /// one statement without BEGIN and COMMIT. A log listed twice keeps its first result, as the `CASE`
+    /// statement of the other engines does.
     async fn complete_logs_joined(&self, results: &[(LogId, LogHandle)]) -> Result<Vec<LogId>> {
         let mut seen = std::collections::HashSet::with_capacity(results.len());
         let unique: Vec<&(LogId, LogHandle)> = results.iter().filter(|(id, _)| seen.insert(id.0)).collect();
-        let mut written = std::collections::HashSet::with_capacity(unique.len());
-        on_write_pool!(self, Urgency::Urgent, |pool| {
-            let mut transaction = pool.begin().await?;
-            let mut rest = unique.as_slice();
-            while !rest.is_empty() {
-                let (chunk, tail) = rest.split_at(statement_size(rest.len(), JOINED_UPDATE_BATCH));
-                rest = tail;
-                let sql = format!(
-                    "UPDATE xxl_job_log SET handle_time = v.column2, handle_code = v.column3, {} \
-                     FROM (VALUES {}) AS v WHERE xxl_job_log.id = v.column1 AND xxl_job_log.handle_code = 0 \
-                     RETURNING xxl_job_log.id",
-                    self.dialect.append_handle_msg("v.column4", HANDLE_MSG_MAX_CHARS),
-                    vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
-                );
-                let mut query = sqlx::query_scalar::<_, i64>(&sql);
-                for (id, handle) in chunk {
-                    query = query
-                        .bind(id.0)
-                        .bind(handle.time.map(|at| time::to_db(self.zone, at)))
-                        .bind(handle.code)
-                        .bind(
-                            handle
-                                .msg
-                                .as_deref()
-                                .map(|msg| truncate_chars(msg, HANDLE_MSG_MAX_CHARS)),
-                        );
+        let statements = unique.len().div_ceil(JOINED_UPDATE_BATCH);
+        let written = on_write_pool!(self, Urgency::Urgent, |pool| {
+            atomically(pool, statements, async |connection| {
+                let mut written = std::collections::HashSet::with_capacity(unique.len());
+                for chunk in unique.chunks(JOINED_UPDATE_BATCH) {
+                    let chunk = padded(chunk, JOINED_UPDATE_BATCH);
+                    let sql = format!(
+                        "UPDATE xxl_job_log SET handle_time = v.column2, handle_code = v.column3, {} \
+                         FROM (VALUES {}) AS v WHERE xxl_job_log.id = v.column1 AND xxl_job_log.handle_code = 0 \
+                         RETURNING xxl_job_log.id",
+                        self.dialect.append_handle_msg("v.column4", HANDLE_MSG_MAX_CHARS),
+                        vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
+                    );
+                    let mut query = sqlx::query_scalar::<_, i64>(&sql);
+                    for (id, handle) in chunk {
+                        query = query
+                            .bind(id.0)
+                            .bind(handle.time.map(|at| time::to_db(self.zone, at)))
+                            .bind(handle.code)
+                            .bind(
+                                handle
+                                    .msg
+                                    .as_deref()
+                                    .map(|msg| truncate_chars(msg, HANDLE_MSG_MAX_CHARS)),
+                            );
+                    }
+                    written.extend(query.fetch_all(&mut *connection).await?);
                 }
-                written.extend(query.fetch_all(&mut *transaction).await?);
-            }
-            transaction.commit().await?;
+                Ok(written)
+            })
+            .await?
         });
         Ok(unique
             .into_iter()

@@ -280,7 +280,11 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     // Statement journals of multi-row statements stay in memory instead of temporary files.
-                    .pragma("temp_store", "memory");
+                    .pragma("temp_store", "memory")
+                    // Rows of a statement go from the connection's thread to the caller through a channel;
+                    // at the default of 50 a batch's RETURNING rows stop that thread every 50 rows until
+                    // the caller has caught up.
+                    .row_buffer_size(4096);
                 let readers = SqlitePoolOptions::new()
                     .max_connections(options.max_connections.unwrap_or(4))
                     .connect_with(connect.clone())
@@ -447,6 +451,29 @@ impl Store {
             writer.close().await;
         }
     }
+}
+
+/// Runs `body`, which issues `statements` statements, on one connection of `pool` so that they commit
+/// together: in a transaction when there are several, alone when there is one (a single statement is
+/// atomic by itself). On SQLite every command is a round trip to the connection's thread, and on the
+/// busy writer each round trip waits for that thread to be scheduled; BEGIN and COMMIT around a single
+/// statement would be two of three.
+pub(crate) async fn atomically<DB, T>(
+    pool: &sqlx::Pool<DB>,
+    statements: usize,
+    body: impl AsyncFnOnce(&mut DB::Connection) -> Result<T>,
+) -> Result<T>
+where
+    DB: sqlx::Database,
+{
+    let mut connection = pool.acquire().await?;
+    if statements <= 1 {
+        return body(&mut connection).await;
+    }
+    let mut transaction = sqlx::Connection::begin(&mut *connection).await?;
+    let output = body(&mut transaction).await?;
+    transaction.commit().await?;
+    Ok(output)
 }
 
 /// How often the WAL of an SQLite database is copied into the database file.
