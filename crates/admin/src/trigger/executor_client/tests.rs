@@ -32,6 +32,8 @@ macro_rules! golden {
 enum Reply {
     /// HTTP status and body.
     Send(u16, &'static str),
+    /// A temporary redirect (307, which keeps method and body) to the location.
+    Redirect(&'static str),
     /// Never answers.
     Hang,
 }
@@ -97,6 +99,9 @@ async fn answer(
     match executor.replies.get(uri.path()).copied() {
         Some(Reply::Send(status, body)) => {
             (StatusCode::from_u16(status).unwrap(), body.to_owned()).into_response()
+        }
+        Some(Reply::Redirect(location)) => {
+            (StatusCode::TEMPORARY_REDIRECT, [("location", location)]).into_response()
         }
         Some(Reply::Hang) => std::future::pending().await,
         None => {
@@ -400,6 +405,29 @@ async fn failures_are_told_apart() {
         matches!(invalid, ClientError::InvalidAddress { .. }),
         "{invalid:?}"
     );
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let (address, executor) = Executor::start(&[
+        ("/run", Reply::Redirect("/elsewhere")),
+        ("/elsewhere", Reply::Send(200, r#"{"code":200}"#)),
+    ])
+    .await;
+    let client = client(Duration::from_secs(5));
+    let error = client
+        .trigger(
+            &target(&address, Generation::G2, Some("s3cret")),
+            &trigger_request(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ClientError::Status { status: 307, .. }),
+        "{error:?}"
+    );
+    let paths: Vec<String> = executor.seen().into_iter().map(|seen| seen.path).collect();
+    assert_eq!(paths, ["/run"], "the redirect target never saw the request");
 }
 
 /// An address on loopback where nothing listens any more.
