@@ -15,6 +15,22 @@ use crate::store::{
     on_write_pool, time,
 };
 
+/// Binds a trigger step's result (`$trigger`, a [`LogTrigger`]) in the column order of
+/// [`UPDATE_LOG_TRIGGER`] and of the joined update's `VALUES` rows after the id.
+macro_rules! bind_trigger {
+    ($query:expr, $trigger:expr) => {{
+        let trigger: &LogTrigger = $trigger;
+        $query
+            .bind(&trigger.executor_address)
+            .bind(&trigger.executor_handler)
+            .bind(&trigger.executor_param)
+            .bind(&trigger.executor_sharding_param)
+            .bind(trigger.executor_fail_retry_count)
+            .bind(trigger.code)
+            .bind(&trigger.msg)
+    }};
+}
+
 /// Writes the trigger step's result into one log row; [`Store::update_log_trigger`] runs it once and
 /// [`Store::update_log_triggers`] once per row on MySQL and PostgreSQL.
 const UPDATE_LOG_TRIGGER: &str = "UPDATE xxl_job_log SET executor_address = ?, executor_handler = ?, \
@@ -145,14 +161,7 @@ impl Store {
     /// Writes the trigger step's result.
     pub async fn update_log_trigger(&self, id: LogId, trigger: &LogTrigger) -> Result<bool> {
         let sql = self.dialect.sql(UPDATE_LOG_TRIGGER);
-        let updated = on_write_pool!(self, |pool| sqlx::query(&sql)
-            .bind(&trigger.executor_address)
-            .bind(&trigger.executor_handler)
-            .bind(&trigger.executor_param)
-            .bind(&trigger.executor_sharding_param)
-            .bind(trigger.executor_fail_retry_count)
-            .bind(trigger.code)
-            .bind(&trigger.msg)
+        let updated = on_write_pool!(self, |pool| bind_trigger!(sqlx::query(&sql), trigger)
             .bind(id.0)
             .execute(pool)
             .await?
@@ -176,14 +185,7 @@ impl Store {
             let mut transaction = pool.begin().await?;
             let mut updated = 0;
             for (id, trigger) in updates {
-                updated += sqlx::query(&sql)
-                    .bind(&trigger.executor_address)
-                    .bind(&trigger.executor_handler)
-                    .bind(&trigger.executor_param)
-                    .bind(&trigger.executor_sharding_param)
-                    .bind(trigger.executor_fail_retry_count)
-                    .bind(trigger.code)
-                    .bind(&trigger.msg)
+                updated += bind_trigger!(sqlx::query(&sql), trigger)
                     .bind(id.0)
                     .execute(&mut *transaction)
                     .await?
@@ -235,15 +237,7 @@ impl Store {
                     );
                     let mut query = sqlx::query(&sql);
                     for (id, trigger) in chunk {
-                        query = query
-                            .bind(id.0)
-                            .bind(&trigger.executor_address)
-                            .bind(&trigger.executor_handler)
-                            .bind(&trigger.executor_param)
-                            .bind(&trigger.executor_sharding_param)
-                            .bind(trigger.executor_fail_retry_count)
-                            .bind(trigger.code)
-                            .bind(&trigger.msg);
+                        query = bind_trigger!(query.bind(id.0), trigger);
                     }
                     updated += query.execute(&mut *connection).await?.rows_affected();
                 }
@@ -432,16 +426,16 @@ impl Store {
 
     /// Moves `alarm_status` from `from` to `to` if it still is `from`; true when this call won.
     pub async fn claim_alarm(&self, id: LogId, from: AlarmStatus, to: AlarmStatus) -> Result<bool> {
-        let sql = self
-            .dialect
-            .sql("UPDATE xxl_job_log SET alarm_status = ? WHERE id = ? AND alarm_status = ?");
-        let updated = on_write_pool!(self, |pool| sqlx::query(&sql)
-            .bind(to.code())
-            .bind(id.0)
-            .bind(from.code())
-            .execute(pool)
-            .await?
-            .rows_affected());
+        let updated = self
+            .execute(
+                "UPDATE xxl_job_log SET alarm_status = ? WHERE id = ? AND alarm_status = ?",
+                &[
+                    Param::SmallInt(to.code()),
+                    Param::BigInt(id.0),
+                    Param::SmallInt(from.code()),
+                ],
+            )
+            .await?;
         Ok(updated > 0)
     }
 

@@ -67,30 +67,24 @@ impl Store {
 
     /// Removes a registration (executor shutdown); false when there was none.
     pub async fn remove_registry(&self, group: &str, key: &str, value: &str) -> Result<bool> {
-        let sql = self.dialect.sql(
-            "DELETE FROM xxl_job_registry WHERE registry_group = ? AND registry_key = ? AND registry_value = ?",
-        );
-        let removed = on_write_pool!(self, |pool| sqlx::query(&sql)
-            .bind(group)
-            .bind(key)
-            .bind(value)
-            .execute(pool)
-            .await?
-            .rows_affected());
+        let removed = self
+            .execute(
+                "DELETE FROM xxl_job_registry WHERE registry_group = ? AND registry_key = ? AND registry_value = ?",
+                &[
+                    Param::Text(group.to_owned()),
+                    Param::Text(key.to_owned()),
+                    Param::Text(value.to_owned()),
+                ],
+            )
+            .await?;
         Ok(removed > 0)
     }
 
     /// Deletes registrations last refreshed before `dead_before` (upstream: now − 90 s); returns how many.
     pub async fn delete_dead_registries(&self, dead_before: DateTime<Utc>) -> Result<u64> {
-        let sql = self
-            .dialect
-            .sql("DELETE FROM xxl_job_registry WHERE update_time < ?");
-        let cutoff = time::to_db(self.zone, dead_before);
-        Ok(on_write_pool!(self, |pool| sqlx::query(&sql)
-            .bind(cutoff)
-            .execute(pool)
-            .await?
-            .rows_affected()))
+        let cutoff = Param::Time(time::to_db(self.zone, dead_before));
+        self.execute("DELETE FROM xxl_job_registry WHERE update_time < ?", &[cutoff])
+            .await
     }
 
     /// Registrations refreshed after `alive_after`, by id.

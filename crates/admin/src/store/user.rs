@@ -58,27 +58,23 @@ impl Store {
 
     /// Replaces a user's password hash; false when no such user exists.
     pub async fn update_password(&self, id: UserId, password_hash: &str) -> Result<bool> {
-        let sql = self
-            .dialect
-            .sql("UPDATE xxl_job_user SET password = ? WHERE id = ?");
-        let updated = on_write_pool!(self, |pool| sqlx::query(&sql)
-            .bind(password_hash)
-            .bind(id.0)
-            .execute(pool)
-            .await?
-            .rows_affected());
+        let updated = self
+            .execute(
+                "UPDATE xxl_job_user SET password = ? WHERE id = ?",
+                &[Param::Text(password_hash.to_owned()), Param::Int(id.0)],
+            )
+            .await?;
         Ok(updated > 0)
     }
 
     /// Stores the current session signature (`None` at logout, stored as `''` like upstream).
     pub async fn set_user_token(&self, id: UserId, token: Option<&str>) -> Result<bool> {
-        let sql = self.dialect.sql("UPDATE xxl_job_user SET token = ? WHERE id = ?");
-        let updated = on_write_pool!(self, |pool| sqlx::query(&sql)
-            .bind(token.unwrap_or(""))
-            .bind(id.0)
-            .execute(pool)
-            .await?
-            .rows_affected());
+        let updated = self
+            .execute(
+                "UPDATE xxl_job_user SET token = ? WHERE id = ?",
+                &[Param::Text(token.unwrap_or("").to_owned()), Param::Int(id.0)],
+            )
+            .await?;
         Ok(updated > 0)
     }
 
