@@ -1,6 +1,6 @@
-//! The whole admin, end to end, on SQLite: a complete [`Admin`] (data directory in a temporary directory,
-//! port 0, access token) and a no-op executor on loopback that registers with it, answers `/run` at once
-//! and reports results by batched callbacks.
+//! The whole admin, end to end, on SQLite (or MySQL or PostgreSQL, see below): a complete [`Admin`] (data
+//! directory in a temporary directory, port 0, access token) and a no-op executor on loopback that
+//! registers with it, answers `/run` at once and reports results by batched callbacks.
 //!
 //! * **Throughput**: triggers enter through the trigger queue every trigger source uses (scheduler, job
 //!   API, retries, child jobs); the rate is log rows with their result (`handle_code`) recorded per second,
@@ -25,7 +25,8 @@
 //! round, `BENCH_ROUNDS` (default 2) rounds, `BENCH_SKEW_JOBS` (default 10 000) jobs in the skew run (0 skips it),
 //! `BENCH_EXECUTOR` (`sdk` or `minimal`) measures one executor kind only, `BENCH_EXECUTORS` (default 1) executors
 //! share the work (ROUND routing when more than one), `BENCH_BASELINE=0` skips the
-//! baseline rounds (to profile the admin alone).
+//! baseline rounds (to profile the admin alone), `BENCH_ENGINE` (`sqlite`, the default, `mysql` or
+//! `postgres`) stores in a fresh database on the server at `TEST_MYSQL_URL` / `TEST_POSTGRES_URL`.
 //! Every wait is bounded by [`TIME_LIMIT`].
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // A bench binary: setup failures abort, results go to stdout.
@@ -56,6 +57,7 @@ use xjob_protocol::{
     ACCESS_TOKEN_HEADER, APP_NAME_HEADER, CallbackBody, CallbackItem, Dialect, Envelope, ExecutorEndpoint,
     Generation, REQUEST_CONTENT_TYPE, RegistryRequest, Side, TriggerRequest as RunRequest,
 };
+use xjob_test_support::db::{Engine, TestDatabase};
 use xjob_test_support::wait_until;
 
 use common::{
@@ -87,7 +89,8 @@ async fn run() {
     let skew_jobs = common::setting("BENCH_SKEW_JOBS", 10_000);
     let executors = common::setting("BENCH_EXECUTORS", 1).max(1);
     println!(
-        "SQLite, {triggers} triggers per round over {JOBS} jobs, best of {rounds}, {executors} executor(s); load average {}",
+        "{:?}, {triggers} triggers per round over {JOBS} jobs, best of {rounds}, {executors} executor(s); load average {}",
+        engine(),
         load_average()
     );
 
@@ -260,10 +263,12 @@ struct AdminRig {
     admin: AdminHandle,
     executors: Vec<Running>,
     store: Store,
-    /// A separate read-only connection to the admin's SQLite file for the bench's own progress queries.
-    reader: sqlx::SqlitePool,
+    /// A separate connection to the admin's database for the bench's own progress queries.
+    reader: Reader,
     jobs: Vec<JobId>,
     _home: tempfile::TempDir,
+    /// The MySQL or PostgreSQL database, dropped with the rig.
+    _database: Option<TestDatabase>,
 }
 
 impl AdminRig {
@@ -279,9 +284,16 @@ impl AdminRig {
     ) -> (AdminRig, Recorder) {
         let scheduled = schedule != Schedule::none();
         let home = tempfile::tempdir().unwrap();
+        let database = match engine() {
+            Engine::Sqlite => None,
+            server => Some(TestDatabase::create(server).await),
+        };
         let config = AdminConfig {
             port: 0,
             data_dir: Some(home.path().join("data")),
+            database_url: database
+                .as_ref()
+                .map(|database| Secret::from(database.url().to_owned())),
             access_token: Some(Secret::from(TOKEN.to_owned())),
             ..AdminConfig::default()
         };
@@ -337,16 +349,7 @@ impl AdminRig {
         })
         .await;
         assert!(listed, "the executors registered and their group lists them");
-        let reader = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(
-                database_url
-                    .parse::<sqlx::sqlite::SqliteConnectOptions>()
-                    .unwrap()
-                    .read_only(true),
-            )
-            .await
-            .unwrap();
+        let reader = Reader::connect(&database_url).await;
         let rig = AdminRig {
             admin,
             executors: running,
@@ -354,6 +357,7 @@ impl AdminRig {
             reader,
             jobs,
             _home: home,
+            _database: database,
         };
         (rig, recorder)
     }
@@ -379,25 +383,14 @@ impl AdminRig {
         let round = Round::new(count, started.elapsed(), common::cpu_time() - cpu);
         submitter.await.unwrap();
         assert!(done, "{count} triggers completed within {TIME_LIMIT:?}");
-        let succeeded: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM xxl_job_log WHERE id > ? AND handle_code = 200")
-                .bind(after)
-                .fetch_one(&self.reader)
-                .await
-                .unwrap();
+        let succeeded = self.reader.succeeded_after(after).await;
         assert_eq!(succeeded, count as i64, "every trigger of the round succeeded");
         round
     }
 
     /// The highest log id and the number of rows still without result.
     async fn progress(&self) -> (i64, i64) {
-        sqlx::query_as(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM xxl_job_log), \
-             (SELECT COUNT(*) FROM xxl_job_log WHERE handle_code = 0)",
-        )
-        .fetch_one(&self.reader)
-        .await
-        .unwrap()
+        self.reader.progress().await
     }
 
     async fn stop(self) {
@@ -405,6 +398,81 @@ impl AdminRig {
             executor.stop().await;
         }
         self.admin.shutdown().await;
+    }
+}
+
+/// The engine `BENCH_ENGINE` names: `sqlite` (the default), `mysql` or `postgres`, the servers at
+/// `TEST_MYSQL_URL` / `TEST_POSTGRES_URL` (a fresh database each rig).
+fn engine() -> Engine {
+    match std::env::var("BENCH_ENGINE").unwrap_or_default().as_str() {
+        "" | "sqlite" => Engine::Sqlite,
+        "mysql" => Engine::MySql,
+        "postgres" => Engine::Postgres,
+        other => panic!("BENCH_ENGINE={other}: use sqlite, mysql or postgres"),
+    }
+}
+
+/// The bench's own connection to the admin's database (read-only on SQLite).
+enum Reader {
+    Sqlite(sqlx::SqlitePool),
+    MySql(sqlx::MySqlPool),
+    Postgres(sqlx::PgPool),
+}
+
+/// The highest log id and the number of rows still without result: two index lookups.
+const PROGRESS: &str = "SELECT CAST((SELECT COALESCE(MAX(id), 0) FROM xxl_job_log) AS BIGINT), \
+     CAST((SELECT COUNT(*) FROM xxl_job_log WHERE handle_code = 0) AS BIGINT)";
+
+impl Reader {
+    async fn connect(url: &str) -> Reader {
+        match engine() {
+            Engine::Sqlite => Reader::Sqlite(
+                sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(
+                        url.parse::<sqlx::sqlite::SqliteConnectOptions>()
+                            .unwrap()
+                            .read_only(true),
+                    )
+                    .await
+                    .unwrap(),
+            ),
+            Engine::MySql => Reader::MySql(sqlx::MySqlPool::connect(url).await.unwrap()),
+            Engine::Postgres => Reader::Postgres(sqlx::PgPool::connect(url).await.unwrap()),
+        }
+    }
+
+    async fn progress(&self) -> (i64, i64) {
+        // MySQL has no BIGINT cast; SIGNED is its 64-bit integer.
+        match self {
+            Reader::Sqlite(pool) => sqlx::query_as(PROGRESS).fetch_one(pool).await.unwrap(),
+            Reader::MySql(pool) => sqlx::query_as(&PROGRESS.replace("BIGINT", "SIGNED"))
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Reader::Postgres(pool) => sqlx::query_as(PROGRESS).fetch_one(pool).await.unwrap(),
+        }
+    }
+
+    async fn succeeded_after(&self, after: i64) -> i64 {
+        let count = "SELECT COUNT(*) FROM xxl_job_log WHERE id > ? AND handle_code = 200";
+        match self {
+            Reader::Sqlite(pool) => sqlx::query_scalar(count)
+                .bind(after)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Reader::MySql(pool) => sqlx::query_scalar(count)
+                .bind(after)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Reader::Postgres(pool) => sqlx::query_scalar(&count.replace('?', "$1"))
+                .bind(after)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        }
     }
 }
 

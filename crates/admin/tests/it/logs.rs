@@ -488,6 +488,31 @@ async fn concurrent_results_and_claims_have_one_winner() {
 }
 
 #[tokio::test]
+async fn trigger_results_of_a_batch_larger_than_one_statement() {
+    each_store(|store, _| async move {
+        let ids = store
+            .insert_logs(&(0..300).map(|index| new_log(1, index)).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let updates: Vec<(LogId, LogTrigger)> = ids
+            .iter()
+            .enumerate()
+            .map(|(index, id)| {
+                let mut trigger = accepted(&format!("http://e{index}:9999/"));
+                trigger.code = if index % 3 == 0 { 500 } else { 200 };
+                trigger.executor_param = (index % 2 == 0).then(|| format!("p{index}"));
+                (*id, trigger)
+            })
+            .collect();
+        assert_eq!(store.update_log_triggers(&updates).await.unwrap(), 300);
+        for (id, trigger) in &updates {
+            assert_eq!(&store.log(*id).await.unwrap().unwrap().trigger, trigger, "{id:?}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn batched_trigger_results_and_paged_failed_ids() {
     each_store(|store, _| async move {
         let ids = store
