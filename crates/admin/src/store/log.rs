@@ -171,13 +171,14 @@ impl Store {
 
     /// Writes the trigger step's result of many logs in one transaction; returns how many rows existed.
     /// One commit and one statement for up to [`JOINED_UPDATE_BATCH`] rows is what makes thousands of
-    /// triggers a second affordable: on SQLite a joined UPDATE, on MySQL and PostgreSQL an UPDATE choosing
-    /// each column's value by id.
+    /// triggers a second affordable: on SQLite and PostgreSQL a joined UPDATE, on MySQL (whose UPDATE
+    /// cannot join a `VALUES` list portably across MySQL and MariaDB) an UPDATE choosing each column's
+    /// value by id.
     pub async fn update_log_triggers(&self, updates: &[(LogId, LogTrigger)]) -> Result<u64> {
         if updates.is_empty() {
             return Ok(0);
         }
-        if self.dialect.engine == Engine::Sqlite {
+        if self.dialect.engine != Engine::MySql {
             return self.update_log_triggers_joined(updates).await;
         }
         // One UPDATE per chunk picks each row's values by id (`CASE id WHEN … THEN … END`), padded like
@@ -243,7 +244,8 @@ impl Store {
         Ok(updated > 0)
     }
 
-    /// SQLite's [`Store::update_log_triggers`]: statements of up to [`JOINED_UPDATE_BATCH`] rows, each
+    /// [`Store::update_log_triggers`] on SQLite and PostgreSQL: statements of up to [`JOINED_UPDATE_BATCH`]
+    /// rows, each
     /// joining a `VALUES` list to the table by primary key (`UPDATE … FROM`) and padded to one of a few
     /// lengths (see [`padded`]; a row listed twice is updated once, with the same values) so that it
     /// stays prepared. SQLite runs every statement on the connection's worker thread, so a statement per
@@ -256,13 +258,13 @@ impl Store {
                 let mut updated = 0;
                 for chunk in updates.chunks(JOINED_UPDATE_BATCH) {
                     let chunk = padded(chunk, JOINED_UPDATE_BATCH);
-                    let sql = format!(
+                    let sql = self.dialect.sql(format!(
                         "UPDATE xxl_job_log SET executor_address = v.column2, executor_handler = v.column3, \
                          executor_param = v.column4, executor_sharding_param = v.column5, \
                          executor_fail_retry_count = v.column6, trigger_code = v.column7, trigger_msg = v.column8 \
                          FROM (VALUES {}) AS v WHERE xxl_job_log.id = v.column1",
                         vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
-                    );
+                    ));
                     let mut query = sqlx::query(&sql);
                     for (id, trigger) in chunk {
                         query = bind_trigger!(query.bind(id.0), trigger);
@@ -281,14 +283,14 @@ impl Store {
     /// message already in the row stays in front of the new one, separated by `<br>`, as upstream keeps
     /// it; messages are cut to [`HANDLE_MSG_MAX_CHARS`]. Returns the ids this call wrote, in input order.
     ///
-    /// On SQLite a few joined UPDATEs per batch (`UPDATE … FROM (VALUES …)`); elsewhere one UPDATE per 500
+    /// On SQLite and PostgreSQL joined UPDATEs (`UPDATE … FROM (VALUES …)`); on MySQL one UPDATE per 500
     /// results, its row count rounded up to one of a few sizes so the server keeps a handful of prepared
     /// statements instead of one per batch size.
     pub async fn complete_logs(&self, results: &[(LogId, LogHandle)]) -> Result<Vec<LogId>> {
         if results.is_empty() {
             return Ok(Vec::new());
         }
-        if self.dialect.engine == Engine::Sqlite {
+        if self.dialect.engine != Engine::MySql {
             return self.complete_logs_joined(results).await;
         }
         let mut written = std::collections::HashSet::with_capacity(results.len());
@@ -360,7 +362,8 @@ impl Store {
         Ok(ordered)
     }
 
-    /// SQLite's [`Store::complete_logs`]: statements of up to [`JOINED_UPDATE_BATCH`] results, each
+    /// [`Store::complete_logs`] on SQLite and PostgreSQL: statements of up to [`JOINED_UPDATE_BATCH`]
+    /// results, each
     /// joining a `VALUES` list to the table by primary key and returning the ids it wrote, padded like
     /// [`Store::update_log_triggers`]' (a row listed twice is updated once), so a batch costs one hand-off
     /// to the connection's worker thread per statement instead of one per result, and the usual batch is
@@ -375,13 +378,13 @@ impl Store {
                 let mut written = std::collections::HashSet::with_capacity(unique.len());
                 for chunk in unique.chunks(JOINED_UPDATE_BATCH) {
                     let chunk = padded(chunk, JOINED_UPDATE_BATCH);
-                    let sql = format!(
+                    let sql = self.dialect.sql(format!(
                         "UPDATE xxl_job_log SET handle_time = v.column2, handle_code = v.column3, {} \
                          FROM (VALUES {}) AS v WHERE xxl_job_log.id = v.column1 AND xxl_job_log.handle_code = 0 \
-                         RETURNING xxl_job_log.id",
+                         RETURNING CAST(xxl_job_log.id AS BIGINT)",
                         self.dialect.append_handle_msg("v.column4", HANDLE_MSG_MAX_CHARS),
                         vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
-                    );
+                    ));
                     let mut query = sqlx::query_scalar::<_, i64>(&sql);
                     for (id, handle) in chunk {
                         query = query
