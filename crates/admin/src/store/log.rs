@@ -302,10 +302,9 @@ impl Store {
                 let pick = vec!["WHEN ? THEN ?"; chunk.len()].join(" ");
                 let update = self.dialect.sql(format!(
                     "UPDATE xxl_job_log SET handle_time = CASE id {pick} END, handle_code = CASE id {pick} END, {} \
-                     WHERE handle_code = 0 AND id IN ({ids}){}",
+                     WHERE handle_code = 0 AND id IN ({ids})",
                     self.dialect
                         .append_handle_msg(&format!("CASE id {pick} END"), HANDLE_MSG_MAX_CHARS),
-                    self.dialect.updated_ids().unwrap_or_default(),
                 ));
                 let msgs: Vec<Option<&str>> = chunk
                     .iter()
@@ -316,7 +315,7 @@ impl Store {
                             .map(|msg| truncate_chars(msg, HANDLE_MSG_MAX_CHARS))
                     })
                     .collect();
-                let mut query = sqlx::query_scalar::<_, i64>(&update);
+                let mut query = sqlx::query(&update);
                 for (id, handle) in &chunk {
                     query = query
                         .bind(id.0)
@@ -334,22 +333,17 @@ impl Store {
                 for (id, _) in &chunk {
                     query = query.bind(id.0);
                 }
-                if self.dialect.updated_ids().is_some() {
-                    written.extend(query.fetch_all(&mut *transaction).await?);
-                } else {
-                    // No RETURNING on UPDATE: lock and read the rows still without result, then update
-                    // exactly those inside the same transaction.
-                    let select = self.dialect.sql(format!(
-                        "SELECT id FROM xxl_job_log WHERE handle_code = 0 AND id IN ({ids}) FOR UPDATE"
-                    ));
-                    let mut locked = sqlx::query_scalar::<_, i64>(&select);
-                    for (id, _) in &chunk {
-                        locked = locked.bind(id.0);
-                    }
-                    written.extend(locked.fetch_all(&mut *transaction).await?);
-                    // Without RETURNING the UPDATE yields no rows.
-                    query.fetch_all(&mut *transaction).await?;
+                // No RETURNING on MySQL's UPDATE: lock and read the rows still without result, then
+                // update exactly those inside the same transaction.
+                let select = self.dialect.sql(format!(
+                    "SELECT id FROM xxl_job_log WHERE handle_code = 0 AND id IN ({ids}) FOR UPDATE"
+                ));
+                let mut locked = sqlx::query_scalar::<_, i64>(&select);
+                for (id, _) in &chunk {
+                    locked = locked.bind(id.0);
                 }
+                written.extend(locked.fetch_all(&mut *transaction).await?);
+                query.execute(&mut *transaction).await?;
             }
             transaction.commit().await?;
         });

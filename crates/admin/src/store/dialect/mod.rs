@@ -169,15 +169,6 @@ impl Dialect {
         )
     }
 
-    /// The tail that makes an UPDATE yield the `id` of every row it changed; `None` on MySQL, which has no
-    /// RETURNING: there the rows are locked and read with `SELECT … FOR UPDATE` first.
-    pub(crate) fn updated_ids(&self) -> Option<&'static str> {
-        match self.engine {
-            Engine::MySql => None,
-            Engine::Sqlite | Engine::Postgres => Some(self.returning_id()),
-        }
-    }
-
     /// The statement that takes the cluster lock inside the current transaction; it yields one row when
     /// the lock row exists.
     ///
