@@ -285,11 +285,13 @@ impl AdminConfig {
         if self.trigger_queue_capacity == 0 {
             return error("trigger_queue_capacity", "must be at least 1".to_owned());
         }
-        if !(SECOND..=Duration::from_secs(3600)).contains(&self.schedule_pre_read) {
-            return error("schedule_pre_read", "must be between 1s and 1h".to_owned());
-        }
-        if !(SECOND..=Duration::from_secs(3600)).contains(&self.misfire_threshold) {
-            return error("misfire_threshold", "must be between 1s and 1h".to_owned());
+        for (key, value) in [
+            ("schedule_pre_read", self.schedule_pre_read),
+            ("misfire_threshold", self.misfire_threshold),
+        ] {
+            if !(SECOND..=Duration::from_secs(3600)).contains(&value) {
+                return error(key, "must be between 1s and 1h".to_owned());
+            }
         }
         for (key, value) in [
             ("registry_beat_interval", self.registry_beat_interval),

@@ -31,8 +31,7 @@ macro_rules! bind_trigger {
     }};
 }
 
-/// Writes the trigger step's result into one log row; [`Store::update_log_trigger`] runs it once and
-/// [`Store::update_log_triggers`] once per row on MySQL and PostgreSQL.
+/// Writes the trigger step's result into one log row ([`Store::update_log_trigger`]).
 const UPDATE_LOG_TRIGGER: &str = "UPDATE xxl_job_log SET executor_address = ?, executor_handler = ?, \
      executor_param = ?, executor_sharding_param = ?, executor_fail_retry_count = ?, trigger_code = ?, \
      trigger_msg = ? WHERE id = ?";
@@ -51,7 +50,8 @@ pub const HANDLE_MSG_MAX_CHARS: usize = 15_000;
 /// limit).
 const COMPLETE_BATCH: usize = 500;
 
-/// Rows per joined UPDATE on SQLite (up to eight parameters each).
+/// Rows per batched UPDATE of trigger results (joined: eight parameters a row; MySQL's `CASE` form:
+/// fifteen) and of results on SQLite and PostgreSQL (four), well below every engine's limit.
 const JOINED_UPDATE_BATCH: usize = 256;
 
 /// Ids per `IN (…)` list when reading many logs at once.
@@ -171,51 +171,50 @@ impl Store {
 
     /// Writes the trigger step's result of many logs in one transaction; returns how many rows existed.
     /// One commit and one statement for up to [`JOINED_UPDATE_BATCH`] rows is what makes thousands of
-    /// triggers a second affordable: on SQLite and PostgreSQL a joined UPDATE, on MySQL (whose UPDATE
-    /// cannot join a `VALUES` list portably across MySQL and MariaDB) an UPDATE choosing each column's
-    /// value by id.
+    /// triggers a second affordable (a statement per row also kept a batch's rows locked for as many
+    /// round trips as it had rows on MySQL and PostgreSQL, and the results of those rows waited). Each
+    /// statement is padded to one of a few lengths (see [`padded`]; a row listed twice is updated once,
+    /// with the same values) so that it stays prepared, and the usual batch is one statement, run without
+    /// BEGIN and COMMIT (see [`atomically`]).
+    ///
+    /// On SQLite and PostgreSQL the statement joins a `VALUES` list to the table by primary key
+    /// (`UPDATE … FROM`); on MySQL, whose UPDATE cannot join a `VALUES` list portably across MySQL and
+    /// MariaDB, it chooses each column's value by id (`CASE id WHEN … THEN … END`).
     pub async fn update_log_triggers(&self, updates: &[(LogId, LogTrigger)]) -> Result<u64> {
         if updates.is_empty() {
             return Ok(0);
         }
-        if self.dialect.engine != Engine::MySql {
-            return self.update_log_triggers_joined(updates).await;
-        }
-        // One UPDATE per chunk picks each row's values by id (`CASE id WHEN … THEN … END`), padded like
-        // the joined update. A statement per row kept each batch's rows locked for as many round trips
-        // as it had rows, and the results of those rows waited for the locks.
+        let by_case = self.dialect.engine == Engine::MySql;
         let statements = updates.len().div_ceil(JOINED_UPDATE_BATCH);
         let updated = on_write_pool!(self, |pool| {
             atomically(pool, statements, async |connection| {
                 let mut updated = 0;
                 for chunk in updates.chunks(JOINED_UPDATE_BATCH) {
                     let chunk = padded(chunk, JOINED_UPDATE_BATCH);
-                    let pick = vec!["WHEN ? THEN ?"; chunk.len()].join(" ");
-                    let sql = self.dialect.sql(format!(
-                        "UPDATE xxl_job_log SET executor_address = CASE id {pick} END, \
-                         executor_handler = CASE id {pick} END, executor_param = CASE id {pick} END, \
-                         executor_sharding_param = CASE id {pick} END, \
-                         executor_fail_retry_count = CASE id {pick} END, trigger_code = CASE id {pick} END, \
-                         trigger_msg = CASE id {pick} END WHERE id IN ({})",
-                        placeholders(chunk.len())
-                    ));
+                    let sql = self.dialect.sql(trigger_update_sql(by_case, chunk.len()));
                     let mut query = sqlx::query(&sql);
-                    for column in 0..7 {
-                        for (id, trigger) in &chunk {
-                            query = query.bind(id.0);
-                            query = match column {
-                                0 => query.bind(&trigger.executor_address),
-                                1 => query.bind(&trigger.executor_handler),
-                                2 => query.bind(&trigger.executor_param),
-                                3 => query.bind(&trigger.executor_sharding_param),
-                                4 => query.bind(trigger.executor_fail_retry_count),
-                                5 => query.bind(trigger.code),
-                                _ => query.bind(&trigger.msg),
-                            };
+                    if by_case {
+                        for column in 0..7 {
+                            for (id, trigger) in &chunk {
+                                query = query.bind(id.0);
+                                query = match column {
+                                    0 => query.bind(&trigger.executor_address),
+                                    1 => query.bind(&trigger.executor_handler),
+                                    2 => query.bind(&trigger.executor_param),
+                                    3 => query.bind(&trigger.executor_sharding_param),
+                                    4 => query.bind(trigger.executor_fail_retry_count),
+                                    5 => query.bind(trigger.code),
+                                    _ => query.bind(&trigger.msg),
+                                };
+                            }
                         }
-                    }
-                    for (id, _) in &chunk {
-                        query = query.bind(id.0);
+                        for (id, _) in &chunk {
+                            query = query.bind(id.0);
+                        }
+                    } else {
+                        for (id, trigger) in chunk {
+                            query = bind_trigger!(query.bind(id.0), trigger);
+                        }
                     }
                     updated += query.execute(&mut *connection).await?.rows_affected();
                 }
@@ -242,40 +241,6 @@ impl Store {
             .await?
             .rows_affected());
         Ok(updated > 0)
-    }
-
-    /// [`Store::update_log_triggers`] on SQLite and PostgreSQL: statements of up to [`JOINED_UPDATE_BATCH`]
-    /// rows, each
-    /// joining a `VALUES` list to the table by primary key (`UPDATE … FROM`) and padded to one of a few
-    /// lengths (see [`padded`]; a row listed twice is updated once, with the same values) so that it
-    /// stays prepared. SQLite runs every statement on the connection's worker thread, so a statement per
-    /// row would cost a hand-off to that thread and back per row; the usual batch is one statement, run
-    /// without BEGIN and COMMIT (see [`atomically`]).
-    async fn update_log_triggers_joined(&self, updates: &[(LogId, LogTrigger)]) -> Result<u64> {
-        let statements = updates.len().div_ceil(JOINED_UPDATE_BATCH);
-        let updated = on_write_pool!(self, |pool| {
-            atomically(pool, statements, async |connection| {
-                let mut updated = 0;
-                for chunk in updates.chunks(JOINED_UPDATE_BATCH) {
-                    let chunk = padded(chunk, JOINED_UPDATE_BATCH);
-                    let sql = self.dialect.sql(format!(
-                        "UPDATE xxl_job_log SET executor_address = v.column2, executor_handler = v.column3, \
-                         executor_param = v.column4, executor_sharding_param = v.column5, \
-                         executor_fail_retry_count = v.column6, trigger_code = v.column7, trigger_msg = v.column8 \
-                         FROM (VALUES {}) AS v WHERE xxl_job_log.id = v.column1",
-                        vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
-                    ));
-                    let mut query = sqlx::query(&sql);
-                    for (id, trigger) in chunk {
-                        query = bind_trigger!(query.bind(id.0), trigger);
-                    }
-                    updated += query.execute(&mut *connection).await?.rows_affected();
-                }
-                Ok(updated)
-            })
-            .await?
-        });
-        Ok(updated)
     }
 
     /// Records many execution results in one transaction, each under [`Store::complete_log`]'s rule: only a
@@ -704,6 +669,31 @@ impl Store {
             },
             alarm_status,
         })
+    }
+}
+
+/// The UPDATE of [`Store::update_log_triggers`] for `rows` rows, with `?` placeholders: joined to a
+/// `VALUES` list of `(id, the seven trigger columns)` rows, or with `by_case` one `CASE id WHEN ? THEN ?
+/// …` per column followed by the ids.
+fn trigger_update_sql(by_case: bool, rows: usize) -> String {
+    if by_case {
+        let pick = vec!["WHEN ? THEN ?"; rows].join(" ");
+        format!(
+            "UPDATE xxl_job_log SET executor_address = CASE id {pick} END, \
+             executor_handler = CASE id {pick} END, executor_param = CASE id {pick} END, \
+             executor_sharding_param = CASE id {pick} END, \
+             executor_fail_retry_count = CASE id {pick} END, trigger_code = CASE id {pick} END, \
+             trigger_msg = CASE id {pick} END WHERE id IN ({})",
+            placeholders(rows)
+        )
+    } else {
+        format!(
+            "UPDATE xxl_job_log SET executor_address = v.column2, executor_handler = v.column3, \
+             executor_param = v.column4, executor_sharding_param = v.column5, \
+             executor_fail_retry_count = v.column6, trigger_code = v.column7, trigger_msg = v.column8 \
+             FROM (VALUES {}) AS v WHERE xxl_job_log.id = v.column1",
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ")
+        )
     }
 }
 
